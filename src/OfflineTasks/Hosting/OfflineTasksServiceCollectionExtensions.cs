@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using OfflineTasks.Client;
+using OfflineTasks.Server;
+using OfflineTasks.Storage;
+
+namespace OfflineTasks.Hosting;
+
+/// <summary>Registers OfflineTasks in a DI container.</summary>
+public static class OfflineTasksServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the storage and the <see cref="IBackgroundJobClient"/>, with storage options bound from the
+    /// <c>OfflineTasks</c> section of <paramref name="configuration"/> (when given) and then <paramref name="configure"/>.
+    /// Options are validated when the host starts.
+    /// </summary>
+    public static IServiceCollection AddOfflineTasks(this IServiceCollection services, IConfiguration? configuration = null, Action<PostgresStorageOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<PostgresStorageOptions>();
+        if (configuration is not null)
+        {
+            options.Bind(configuration.GetSection(PostgresStorageOptionsValidator.SectionName));
+        }
+
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgresStorageOptions>, PostgresStorageOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new OwnedDataSource(NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<PostgresStorageOptions>>().Value.ConnectionString)));
+        services.TryAddSingleton(sp => new PostgresJobStorage(
+            sp.GetRequiredService<OwnedDataSource>().DataSource, sp.GetRequiredService<IOptions<PostgresStorageOptions>>().Value.Schema));
+        services.TryAddSingleton<IBackgroundJobClient>(sp => new BackgroundJobClient(sp.GetRequiredService<PostgresJobStorage>(), sp.GetRequiredService<TimeProvider>()));
+        return services;
+    }
+
+    /// <summary>
+    /// Registers the worker server as a hosted service, with options bound from <c>OfflineTasks:Server</c> of
+    /// <paramref name="configuration"/> (when given) and then <paramref name="configure"/>. Call <see cref="AddOfflineTasks"/> too.
+    /// </summary>
+    public static IServiceCollection AddOfflineTasksServer(this IServiceCollection services, IConfiguration? configuration = null, Action<JobServerOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<JobServerOptions>();
+        if (configuration is not null)
+        {
+            options.Bind(configuration.GetSection(JobServerOptions.SectionName));
+        }
+
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<JobServerOptions>, JobServerOptionsValidator>());
+        services.TryAddSingleton<JobServer>();
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<JobServer>());
+        return services;
+    }
+
+    /// <summary>The connection pool the container created, disposed with the container.</summary>
+    private sealed class OwnedDataSource(NpgsqlDataSource dataSource) : IAsyncDisposable
+    {
+        public NpgsqlDataSource DataSource { get; } = dataSource;
+
+        public ValueTask DisposeAsync() => DataSource.DisposeAsync();
+    }
+}

@@ -1,0 +1,45 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using OfflineTasks.Storage;
+using Polly;
+
+namespace OfflineTasks.Server;
+
+/// <summary>
+/// Holds one connection that LISTENs for new available jobs and wakes the fetch loop. Reconnects by itself;
+/// after a reconnect it reports a wake-up too, since notifications sent while it was away are lost.
+/// </summary>
+internal sealed class NotificationListener(PostgresJobStorage storage, ResiliencePipeline retry, Action onNotification, ILogger logger)
+{
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await retry.ExecuteAsync(ListenOnceAsync, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async ValueTask ListenOnceAsync(CancellationToken stopping)
+    {
+        await using var connection = await storage.DataSource.OpenConnectionAsync(stopping).ConfigureAwait(false);
+        connection.Notification += (_, _) => onNotification();
+        await using (var listen = new NpgsqlCommand($"LISTEN {storage.NotificationChannel}", connection))
+        {
+            await listen.ExecuteNonQueryAsync(stopping).ConfigureAwait(false);
+        }
+
+        logger.LogDebug("Listening on {Channel}", storage.NotificationChannel);
+        onNotification();
+        while (true)
+        {
+            await connection.WaitAsync(stopping).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+namespace OfflineTasks.Storage;
+
+/// <summary>
+/// Every statement on the job tables, one named query each. <c>{s}</c> stands for the schema and is replaced
+/// once per storage instance (the schema name is validated, so this is not an injection path).
+/// </summary>
+internal static class JobSql
+{
+    public const string Insert = """
+        INSERT INTO {s}.job (state, queue, priority, shard_key, type, method, parameter_types, args, max_attempts, scheduled_at, history)
+        SELECT t.state::{s}.job_state, t.queue, t.priority, t.shard_key, t.type, t.method, t.parameter_types, t.args, t.max_attempts, t.scheduled_at,
+               jsonb_build_array(jsonb_build_object('at', now(), 'from', NULL, 'to', t.state,
+                   'reason', CASE WHEN t.state = 'scheduled' THEN 'enqueued, due at ' || t.scheduled_at ELSE 'enqueued' END))
+        FROM (
+            SELECT CASE WHEN u.run_at > now() THEN 'scheduled' ELSE 'available' END AS state,
+                   coalesce(u.run_at, now()) AS scheduled_at, u.*
+            FROM unnest($1::text[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[], $8::int[], $9::timestamptz[])
+                 AS u(queue, priority, shard_key, type, method, parameter_types, args, max_attempts, run_at)
+        ) t
+        RETURNING id
+        """;
+
+    public const string Notify = "SELECT pg_notify($1, q) FROM unnest($2::text[]) AS q";
+
+    // Claim: one statement for up to $2 jobs of one queue, by priority then time, skipping rows other servers hold.
+    public const string Claim = """
+        WITH picked AS (
+            SELECT id FROM {s}.job
+            WHERE state = 'available' AND queue = $1
+              AND EXISTS (SELECT 1 FROM {s}.server WHERE id = $3) -- a server whose lease was taken claims nothing until it re-registers
+            ORDER BY priority DESC, scheduled_at, id
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE {s}.job j
+        SET state = 'processing', attempt = j.attempt + 1, attempted_at = now(), server_id = $3,
+            history = {s}.history_append(j.history, 'available', 'processing', $4)
+        FROM picked
+        WHERE j.id = picked.id
+        RETURNING j.id, j.queue, j.shard_key, j.type, j.method, j.parameter_types::text, j.args::text, j.attempt, j.max_attempts, j.defer_count
+        """;
+
+    // Completion batch: every outcome of one server in one statement. Only rows this server still holds are
+    // written: if its lease expired and the job was rescued, the rescued run owns the job now.
+    public const string Complete = """
+        UPDATE {s}.job j
+        SET state = u.state::{s}.job_state,
+            scheduled_at = CASE WHEN u.delay IS NULL THEN j.scheduled_at ELSE now() + u.delay END,
+            finalized_at = CASE WHEN u.state IN ('succeeded', 'failed') THEN now() END,
+            attempt = j.attempt - u.refund,
+            defer_count = j.defer_count + u.deferred,
+            server_id = NULL,
+            last_error = coalesce(u.error, j.last_error),
+            history = {s}.history_append(j.history, 'processing', u.state, u.reason)
+        FROM unnest($1::bigint[], $2::text[], $3::interval[], $4::int[], $5::int[], $6::jsonb[], $7::text[])
+             AS u(id, state, delay, refund, deferred, error, reason)
+        WHERE j.id = u.id AND j.state = 'processing' AND j.server_id = $8
+        """;
+
+    public const string RegisterServer = """
+        INSERT INTO {s}.server (id, name, queues, slots, lease_expires_at) VALUES ($1, $2, $3, $4, now() + $5)
+        ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), lease_expires_at = now() + $5
+        """;
+
+    public const string Heartbeat = "UPDATE {s}.server SET heartbeat_at = now(), lease_expires_at = now() + $2 WHERE id = $1";
+
+    // Hand back whatever the server still holds (called last at shutdown), then forget the server.
+    public const string UnregisterServer = """
+        WITH released AS (
+            UPDATE {s}.job j
+            SET state = 'available', server_id = NULL, attempt = greatest(j.attempt - 1, 0),
+                history = {s}.history_append(j.history, 'processing', 'available', 'handed back: worker server ' || $2 || ' stopped')
+            WHERE j.state = 'processing' AND j.server_id = $1
+            RETURNING j.id
+        )
+        DELETE FROM {s}.server WHERE id = $1
+        """;
+
+    // Rescue: forget servers whose lease expired, then release every job no live server holds. A job with no
+    // attempt left fails instead, so a job that kills its worker every time cannot loop forever.
+    public const string Rescue = """
+        WITH dead AS (
+            DELETE FROM {s}.server WHERE lease_expires_at < now() RETURNING id
+        ), orphans AS (
+            SELECT j.id FROM {s}.job j
+            WHERE j.state = 'processing'
+              AND NOT EXISTS (SELECT 1 FROM {s}.server s WHERE s.id = j.server_id AND s.id NOT IN (SELECT id FROM dead))
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE {s}.job j
+        SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'available' END::{s}.job_state,
+            finalized_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
+            server_id = NULL,
+            history = {s}.history_append(j.history, 'processing',
+                CASE WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'available' END,
+                'lease expired: worker server ' || coalesce(j.server_id::text, '?') || ' stopped heartbeating'
+                    || CASE WHEN j.attempt >= j.max_attempts THEN ' and no attempt is left' ELSE '' END)
+        FROM orphans
+        WHERE j.id = orphans.id
+        RETURNING j.queue, j.state::text
+        """;
+
+    public const string Promote = """
+        WITH due AS (
+            SELECT id FROM {s}.job
+            WHERE state = 'scheduled' AND scheduled_at <= now()
+            ORDER BY scheduled_at
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE {s}.job j
+        SET state = 'available', history = {s}.history_append(j.history, 'scheduled', 'available', NULL)
+        FROM due
+        WHERE j.id = due.id
+        RETURNING j.queue
+        """;
+
+    public const string Prune = """
+        DELETE FROM {s}.job
+        WHERE id IN (
+            SELECT id FROM {s}.job
+            WHERE state IN ('succeeded', 'deleted') AND finalized_at < now() - $1
+            ORDER BY finalized_at
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED
+        )
+        """;
+
+    public const string Delete = """
+        UPDATE {s}.job j
+        SET state = 'deleted', finalized_at = now(), history = {s}.history_append(j.history, j.state::text, 'deleted', $2)
+        WHERE j.id = $1 AND j.state IN ('scheduled', 'available', 'failed')
+        """;
+
+    public const string Get = """
+        SELECT id, state::text, queue, priority, shard_key, type, method, args::text, attempt, max_attempts, defer_count,
+               created_at, scheduled_at, attempted_at, finalized_at, last_error::text, history::text
+        FROM {s}.job WHERE id = $1
+        """;
+
+    public const string CountByState = "SELECT state::text, count(*) FROM {s}.job GROUP BY state";
+}
