@@ -28,13 +28,8 @@ as_owner() {
 }
 
 ensure_installed() {
-  if ! find_bin >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      echo "pg-local: PostgreSQL server not found, installing postgresql from Debian packages" >&2
-      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-    fi
-  fi
-  find_bin >/dev/null || { echo "pg-local: no PostgreSQL server binaries (install the 'postgresql' package)" >&2; exit 1; }
+  find_bin >/dev/null || "$repo/scripts/setup.sh"
+  find_bin >/dev/null || { echo "pg-local: no PostgreSQL server binaries (install the 'postgresql-15' package)" >&2; exit 1; }
 }
 
 bin() { echo "$(find_bin)/$1"; }

@@ -55,7 +55,7 @@ public sealed class Job
     {
         var comma = Type.IndexOf(',', StringComparison.Ordinal);
         var typeName = comma < 0 ? Type : Type[..comma];
-        var dot = typeName.LastIndexOf('.');
-        return $"{typeName[(dot + 1)..]}.{Method}";
+        var start = typeName.LastIndexOfAny(['.', '+']);
+        return $"{typeName[(start + 1)..]}.{Method}";
     }
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets up and runs every test. The tests start real PostgreSQL servers themselves (scripts/pg-local.sh,
+# data directories under .local/) and stop them; this script stops any they left behind.
+# Ends with the line "N passed, N failed[, N skipped]" and exits non-zero on any failure.
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+"$repo/scripts/setup.sh" || exit 1
+
+stop_servers() {
+  for d in "$repo"/.local/test-*/; do
+    [ -f "$d/postmaster.pid" ] && "$repo/scripts/pg-local.sh" stop "${d%/}"
+  done
+  return 0
+}
+trap stop_servers EXIT
+
+log=$(mktemp)
+dotnet test OfflineTasks.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+# One summary line per test assembly: "Passed!  - Failed: 0, Passed: 35, Skipped: 0, Total: 35, ..."
+read -r passed failed skipped < <(grep -E '^(Passed|Failed)! +- Failed:' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' \
+  | awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
+rm -f "$log"
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # build failure or crashed test host
+if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

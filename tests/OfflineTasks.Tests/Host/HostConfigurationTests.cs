@@ -1,0 +1,62 @@
+using System.Diagnostics;
+
+namespace OfflineTasks.Tests.Host;
+
+public class HostConfigurationTests
+{
+    private static (int ExitCode, string Error) RunHost(params (string Key, string Value)[] environment)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "OfflineTasks.Host.dll"));
+        info.ArgumentList.Add("run");
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
+        }
+
+        using var process = Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(30_000))
+        {
+            process.Kill();
+            throw new TimeoutException("the host did not stop on invalid configuration");
+        }
+
+        return (process.ExitCode, stderr.Result + stdout.Result);
+    }
+
+    [Fact]
+    public void An_invalid_value_stops_the_host_with_a_message_naming_the_key_and_the_value()
+    {
+        var (exitCode, error) = RunHost(("OfflineTasks__Server__WorkerCount", "0"), ("OfflineTasks__Server__LeaseDuration", "00:00:01"));
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("OfflineTasks:Server:WorkerCount = 0 is invalid", error);
+        Assert.Contains("OfflineTasks:Server:LeaseDuration = 00:00:01 is invalid", error);
+    }
+
+    [Fact]
+    public void A_value_of_the_wrong_type_stops_the_host_naming_the_key()
+    {
+        var (exitCode, error) = RunHost(("OfflineTasks__Server__WorkerCount", "many"));
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("OfflineTasks:Server:WorkerCount", error);
+        Assert.Contains("many", error);
+    }
+
+    [Fact]
+    public void A_missing_connection_string_stops_the_host()
+    {
+        var (exitCode, error) = RunHost(("OfflineTasks__ConnectionString", ""));
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("OfflineTasks:ConnectionString is empty", error);
+    }
+}

@@ -1,0 +1,65 @@
+using System.Diagnostics;
+
+namespace OfflineTasks.Tests.Infrastructure;
+
+/// <summary>A worker server in a process of its own (tests/OfflineTasks.TestWorker), for crash and multi-process tests.</summary>
+public sealed class WorkerProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private WorkerProcess(Process process)
+    {
+        _process = process;
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data == "ready")
+            {
+                _ready.TrySetResult();
+            }
+        };
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                Console.Error.WriteLine($"[worker {process.Id}] {e.Data}");
+            }
+        };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public int Pid => _process.Id;
+
+    public static async Task<WorkerProcess> StartAsync(TestSchema schema, int slots, TimeSpan lease)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "OfflineTasks.TestWorker.dll");
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { dll, schema.Server.ConnectionString, schema.Name, slots.ToString(), ((int)lease.TotalMilliseconds).ToString() })
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        var worker = new WorkerProcess(Process.Start(info)!);
+        await worker._ready.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        return worker;
+    }
+
+    /// <summary>SIGKILL: the process dies at once, holding whatever it had claimed.</summary>
+    public void KillHard()
+    {
+        _process.Kill();
+        _process.WaitForExit(10_000);
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            _process.WaitForExit(10_000);
+        }
+
+        _process.Dispose();
+    }
+}
