@@ -20,9 +20,14 @@ log=$(mktemp)
 dotnet test OfflineTasks.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
-# One summary line per test assembly: "Passed!  - Failed: 0, Passed: 35, Skipped: 0, Total: 35, ..."
-read -r passed failed skipped < <(grep -E '^(Passed|Failed)! +- Failed:' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' \
-  | awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
+# The summary block of each test run: "Total tests: 35" then "     Passed: 34", "     Failed: 1", "    Skipped: 0".
+read -r passed failed skipped < <(awk '
+  /^Total tests:/ { block = 1; next }
+  block && /^ +Passed: +[0-9]+/  { p += $2; next }
+  block && /^ +Failed: +[0-9]+/  { f += $2; next }
+  block && /^ +Skipped: +[0-9]+/ { s += $2; next }
+  block { block = 0 }
+  END { print p + 0, f + 0, s + 0 }' "$log")
 rm -f "$log"
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # build failure or crashed test host
 if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi

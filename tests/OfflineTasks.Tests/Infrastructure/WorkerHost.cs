@@ -15,7 +15,9 @@ public sealed class WorkerHost : IAsyncDisposable
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole().SetMinimumLevel(Environment.GetEnvironmentVariable("TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Warning);
+        // The Host project's appsettings.json lands in the test output too: filter here so it does not raise the level.
+        var minimum = Environment.GetEnvironmentVariable("TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Warning;
+        builder.Logging.AddSimpleConsole().AddFilter((_, level) => level >= minimum);
         builder.Services.AddOfflineTasks(configure: o =>
         {
             o.ConnectionString = schema.Server.ConnectionString;
