@@ -1,10 +1,14 @@
 using System.Diagnostics;
+using OfflineTasks.Storage;
+using OfflineTasks.Tests.Infrastructure;
 
 namespace OfflineTasks.Tests.Host;
 
 public class HostConfigurationTests
 {
-    private static (int ExitCode, string Error) RunHost(params (string Key, string Value)[] environment)
+    private static (int ExitCode, string Error) RunHost(params (string Key, string Value)[] environment) => RunHostCommand("run", environment);
+
+    private static (int ExitCode, string Error) RunHostCommand(string command, params (string Key, string Value)[] environment)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -13,7 +17,7 @@ public class HostConfigurationTests
             WorkingDirectory = AppContext.BaseDirectory,
         };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "OfflineTasks.Host.dll"));
-        info.ArgumentList.Add("run");
+        info.ArgumentList.Add(command);
         foreach (var (key, value) in environment)
         {
             info.Environment[key] = value;
@@ -58,5 +62,32 @@ public class HostConfigurationTests
 
         Assert.Equal(2, exitCode);
         Assert.Contains("OfflineTasks:ConnectionString is empty", error);
+    }
+
+    [Fact]
+    public async Task Migrate_applies_the_schema_once_and_then_reports_it_up_to_date()
+    {
+        var schema = "t_host_" + Guid.NewGuid().ToString("N")[..8];
+        (string, string)[] environment = [("OfflineTasks__ConnectionString", SharedPostgres.Instance.ConnectionString), ("OfflineTasks__Schema", schema)];
+
+        var first = RunHostCommand("migrate", environment);
+        var second = RunHostCommand("migrate", environment);
+
+        Assert.Equal(0, first.ExitCode);
+        Assert.Contains($"schema '{schema}' is up to date ({Migrator.Known.Count} migration(s) applied)", first.Error);
+        Assert.Equal(0, second.ExitCode);
+        Assert.Contains($"schema '{schema}' is up to date (0 migration(s) applied)", second.Error);
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(SharedPostgres.Instance.ConnectionString);
+        await using var drop = dataSource.CreateCommand($"DROP SCHEMA {schema} CASCADE");
+        await drop.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
+    public void An_unknown_command_is_named()
+    {
+        var (exitCode, error) = RunHostCommand("mirgate");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("unknown command 'mirgate'", error);
     }
 }
