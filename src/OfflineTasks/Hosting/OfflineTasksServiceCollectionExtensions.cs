@@ -35,7 +35,7 @@ public static class OfflineTasksServiceCollectionExtensions
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgresStorageOptions>, PostgresStorageOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(sp => new OwnedDataSource(NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<PostgresStorageOptions>>().Value.ConnectionString)));
+        services.TryAddSingleton(sp => new OwnedDataSource(CreateDataSource(sp.GetRequiredService<IOptions<PostgresStorageOptions>>().Value.ConnectionString)));
         services.TryAddSingleton(sp => new PostgresJobStorage(
             sp.GetRequiredService<OwnedDataSource>().DataSource, sp.GetRequiredService<IOptions<PostgresStorageOptions>>().Value.Schema));
         services.TryAddSingleton<IBackgroundJobClient>(sp => new BackgroundJobClient(sp.GetRequiredService<PostgresJobStorage>(), sp.GetRequiredService<TimeProvider>()));
@@ -65,6 +65,19 @@ public static class OfflineTasksServiceCollectionExtensions
         services.TryAddSingleton<JobServer>();
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<JobServer>());
         return services;
+    }
+
+    private static NpgsqlDataSource CreateDataSource(string connectionString)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
+        {
+            // The claim, completion and heartbeat statements run thousands of times a second: prepare them
+            // once per connection instead of planning each execution (unless the user chose otherwise).
+            builder.ConnectionStringBuilder.MaxAutoPrepare = 32;
+        }
+
+        return builder.Build();
     }
 
     /// <summary>The connection pool the container created, disposed with the container.</summary>

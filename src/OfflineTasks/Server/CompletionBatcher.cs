@@ -6,22 +6,28 @@ using Polly;
 namespace OfflineTasks.Server;
 
 /// <summary>
-/// Writes job outcomes back in batches: whatever finished while the previous batch was being written goes
-/// in the next statement, so a busy server writes many outcomes per round trip and an idle one adds no delay.
-/// A failed write is retried (PostgreSQL restarts, network blips) until shutdown gives up; an outcome that
-/// never lands leaves its job processing, and the lease brings it back (at-least-once).
+/// Collects job outcomes and writes them back in batches. A busy fetch loop drains them into its next claim
+/// (one round trip and one commit for both); whatever is still pending 2 ms later (an idle or full server) is
+/// written here, on a connection of its own. A failed write is retried (PostgreSQL restarts, network blips)
+/// until shutdown gives up; an outcome that never lands leaves its job processing, and the lease brings it
+/// back (at-least-once).
 /// </summary>
 internal sealed class CompletionBatcher
 {
     private const int MaxBatch = 2_000;
-    private readonly Channel<JobOutcome> _channel = Channel.CreateUnbounded<JobOutcome>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<JobOutcome> _channel = Channel.CreateUnbounded<JobOutcome>(new UnboundedChannelOptions { SingleReader = false });
     private readonly PostgresJobStorage _storage;
     private readonly Guid _serverId;
     private readonly ResiliencePipeline _retry;
     private readonly ILogger _logger;
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(2);
+    private readonly TimeProvider _time;
+    private Npgsql.NpgsqlConnection? _connection;
+    private volatile bool _closed;
 
-    public CompletionBatcher(PostgresJobStorage storage, Guid serverId, ResiliencePipeline retry, ILogger logger)
+    public CompletionBatcher(PostgresJobStorage storage, Guid serverId, ResiliencePipeline retry, TimeProvider time, ILogger logger)
     {
+        _time = time;
         _storage = storage;
         _serverId = serverId;
         _retry = retry;
@@ -36,11 +42,55 @@ internal sealed class CompletionBatcher
         }
     }
 
+    /// <summary>Moves up to <paramref name="max"/> pending outcomes into <paramref name="into"/>, for the fetch loop to write with its next claim.</summary>
+    public void Drain(List<JobOutcome> into, int max)
+    {
+        while (into.Count < max && _channel.Reader.TryRead(out var outcome))
+        {
+            into.Add(outcome);
+        }
+    }
+
     /// <summary>No more outcomes: <see cref="RunAsync"/> finishes once the pending ones are written.</summary>
-    public void Complete() => _channel.Writer.TryComplete();
+    public void Complete()
+    {
+        _closed = true;
+        _channel.Writer.TryComplete();
+    }
 
     /// <summary>Writes batches until <see cref="Complete"/> was called and everything is written, or <paramref name="abort"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken abort)
+    {
+        try
+        {
+            await WriteBatchesAsync(abort).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_connection is not null)
+            {
+                await _connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Writes on a connection of its own, kept open (no pool round trip and session reset per batch).</summary>
+    private async ValueTask<int> WriteAsync(List<JobOutcome> batch, CancellationToken cancellationToken)
+    {
+        _connection ??= await _storage.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return (await _storage.WriteAndClaimAsync(_connection, _serverId, batch, null, 0, cancellationToken).ConfigureAwait(false)).Written;
+        }
+        catch
+        {
+            await _connection.DisposeAsync().ConfigureAwait(false);
+            _connection = null;
+            throw;
+        }
+    }
+
+    private async Task WriteBatchesAsync(CancellationToken abort)
     {
         var batch = new List<JobOutcome>(MaxBatch);
         var reader = _channel.Reader;
@@ -48,14 +98,20 @@ internal sealed class CompletionBatcher
         {
             while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
             {
+                // A busy fetch loop writes outcomes with its next claim, in the same round trip; this loop
+                // writes only what is still pending a moment later (an idle or full server).
+                if (!_closed)
+                {
+                    await Task.Delay(Linger, _time, abort).ConfigureAwait(false);
+                }
+
                 batch.Clear();
                 while (batch.Count < MaxBatch && reader.TryRead(out var outcome))
                 {
                     batch.Add(outcome);
                 }
 
-                var written = await _retry.ExecuteAsync(
-                    async (b, ct) => await _storage.CompleteAsync(_serverId, b, ct).ConfigureAwait(false), batch, abort).ConfigureAwait(false);
+                var written = await _retry.ExecuteAsync(WriteAsync, batch, abort).ConfigureAwait(false);
                 if (written < batch.Count)
                 {
                     _logger.LogWarning(

@@ -19,6 +19,7 @@ namespace OfflineTasks.Server;
 /// </summary>
 public sealed class JobServer : IHostedService, IAsyncDisposable
 {
+    private static readonly TimeSpan ClaimLinger = TimeSpan.FromMilliseconds(1);
     private readonly PostgresJobStorage _storage;
     private readonly IServiceProvider _services;
     private readonly JobServerOptions _options;
@@ -35,6 +36,8 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
     private readonly CompletionBatcher _completions;
     private readonly CancellationTokenSource _completionAbort = new();
     private CancellationTokenSource _jobsAbort = new();
+    private Npgsql.NpgsqlConnection? _fetchConnection;
+    private readonly List<JobOutcome> _fetchOutcomes = [];
     private int _notified = 1;
     private Task _loops = Task.CompletedTask;
     private Task _completionLoop = Task.CompletedTask;
@@ -62,7 +65,7 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
         _wake = new AsyncSignal(_time);
         ServerId = Guid.NewGuid();
         Name = _options.Name ?? $"{Environment.MachineName}:{Environment.ProcessId}";
-        _completions = new CompletionBatcher(_storage, ServerId, ServerResilience.RetryForever("Writing job outcomes", _time, _logger), _logger);
+        _completions = new CompletionBatcher(_storage, ServerId, ServerResilience.RetryForever("Writing job outcomes", _time, _logger), _time, _logger);
     }
 
     /// <summary>This server's id in the server table and in job rows it holds.</summary>
@@ -163,9 +166,33 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
 
     private async Task FetchLoopAsync(CancellationToken stopping)
     {
+        try
+        {
+            await FetchAsync(stopping).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Outcomes drained for a claim that never went through go back to the batcher, which writes them at shutdown.
+            foreach (var outcome in _fetchOutcomes)
+            {
+                _completions.Post(outcome);
+            }
+
+            _fetchOutcomes.Clear();
+            if (_fetchConnection is not null)
+            {
+                await _fetchConnection.DisposeAsync().ConfigureAwait(false);
+                _fetchConnection = null;
+            }
+        }
+    }
+
+    private async Task FetchAsync(CancellationToken stopping)
+    {
         var retry = ServerResilience.RetryForever("Claiming jobs", _time, _logger);
         var mayHaveWork = true;
         var nextPoll = _time.GetUtcNow();
+        var batchThreshold = _options.WorkerCount;
         while (!stopping.IsCancellationRequested)
         {
             _wake.Reset();
@@ -175,6 +202,13 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
             }
 
             var free = _options.WorkerCount - _running.Count;
+            if (mayHaveWork && free > 0 && free < batchThreshold)
+            {
+                // Short jobs free their slots within moments of each other: wait a little for more of them, so
+                // claims stay batched instead of shrinking to one or two rows each.
+                free = await LingerForSlotsAsync(batchThreshold, stopping).ConfigureAwait(false);
+            }
+
             if (free > 0 && mayHaveWork)
             {
                 List<ClaimedJob> claimed;
@@ -220,28 +254,67 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
         }
     }
 
+    private async Task<int> LingerForSlotsAsync(int wanted, CancellationToken stopping)
+    {
+        var until = _time.GetUtcNow() + ClaimLinger;
+        while (true)
+        {
+            _wake.Reset();
+            var free = _options.WorkerCount - _running.Count;
+            var left = until - _time.GetUtcNow();
+            if (free >= wanted || left <= TimeSpan.Zero)
+            {
+                return free;
+            }
+
+            await _wake.WaitAsync(left, stopping).ConfigureAwait(false);
+        }
+    }
+
     private async Task<List<ClaimedJob>> ClaimAsync(int free, CancellationToken cancellationToken)
     {
-        List<ClaimedJob>? all = null;
-        foreach (var queue in _queues)
+        _fetchConnection ??= await _storage.OpenFetchConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            var claimed = await _storage.ClaimAsync(queue, free - (all?.Count ?? 0), ServerId, Name, cancellationToken).ConfigureAwait(false);
-            if (all is null)
+            // Outcomes of jobs that just finished ride along with the claim: one round trip, one commit.
+            _completions.Drain(_fetchOutcomes, 2_000);
+            List<ClaimedJob>? all = null;
+            foreach (var queue in _queues)
             {
-                all = claimed;
-            }
-            else
-            {
-                all.AddRange(claimed);
+                var (written, claimed) = await _storage.WriteAndClaimAsync(
+                    _fetchConnection, ServerId, _fetchOutcomes, queue, free - (all?.Count ?? 0), cancellationToken).ConfigureAwait(false);
+                if (written < _fetchOutcomes.Count)
+                {
+                    _logger.LogWarning(
+                        "{Skipped} of {Count} job outcomes were not written: this server no longer held those jobs (its lease expired and they were rescued)",
+                        _fetchOutcomes.Count - written, _fetchOutcomes.Count);
+                }
+
+                _fetchOutcomes.Clear();
+                if (all is null)
+                {
+                    all = claimed;
+                }
+                else
+                {
+                    all.AddRange(claimed);
+                }
+
+                if (all.Count == free)
+                {
+                    break;
+                }
             }
 
-            if (all.Count == free)
-            {
-                break;
-            }
+            return all ?? [];
         }
-
-        return all ?? [];
+        catch
+        {
+            // A broken connection is replaced on the next try.
+            await _fetchConnection.DisposeAsync().ConfigureAwait(false);
+            _fetchConnection = null;
+            throw;
+        }
     }
 
     private void Start(ClaimedJob job)

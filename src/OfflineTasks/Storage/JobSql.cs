@@ -6,11 +6,13 @@ namespace OfflineTasks.Storage;
 /// </summary>
 internal static class JobSql
 {
+    // Jobs due now get no history entry: their creation is derived from created_at when read.
     public const string Insert = """
         INSERT INTO {s}.job (state, queue, priority, shard_key, type, method, parameter_types, args, max_attempts, scheduled_at, history)
         SELECT t.state::{s}.job_state, t.queue, t.priority, t.shard_key, t.type, t.method, t.parameter_types, t.args, t.max_attempts, t.scheduled_at,
-               jsonb_build_array(jsonb_build_object('at', now(), 'from', NULL, 'to', t.state,
-                   'reason', CASE WHEN t.state = 'scheduled' THEN 'enqueued, due at ' || t.scheduled_at ELSE 'enqueued' END))
+               CASE WHEN t.state = 'scheduled'
+                    THEN {s}.history_append('[]', now(), NULL, 'scheduled', 'enqueued, due at ' || t.scheduled_at)
+                    ELSE '[]' END
         FROM (
             SELECT CASE WHEN u.run_at > now() THEN 'scheduled' ELSE 'available' END AS state,
                    coalesce(u.run_at, now()) AS scheduled_at, u.*
@@ -19,6 +21,11 @@ internal static class JobSql
         ) t
         RETURNING id
         """;
+
+    // Bulk enqueue of jobs due now: take ids, then COPY the rows (state, times and history take their defaults).
+    public const string NextIds = "SELECT nextval('{s}.job_id_seq') FROM generate_series(1, $1)";
+
+    public const string CopyIn = "COPY {s}.job (id, queue, priority, shard_key, type, method, parameter_types, args, max_attempts) FROM STDIN (FORMAT BINARY)";
 
     public const string Notify = "SELECT pg_notify($1, q) FROM unnest($2::text[]) AS q";
 
@@ -33,8 +40,7 @@ internal static class JobSql
             FOR UPDATE SKIP LOCKED
         )
         UPDATE {s}.job j
-        SET state = 'processing', attempt = j.attempt + 1, attempted_at = now(), server_id = $3,
-            history = {s}.history_append(j.history, 'available', 'processing', $4)
+        SET state = 'processing', attempt = j.attempt + 1, attempted_at = now(), server_id = $3
         FROM picked
         WHERE j.id = picked.id
         RETURNING j.id, j.queue, j.shard_key, j.type, j.method, j.parameter_types::text, j.args::text, j.attempt, j.max_attempts, j.defer_count
@@ -49,9 +55,9 @@ internal static class JobSql
             finalized_at = CASE WHEN u.state IN ('succeeded', 'failed') THEN now() END,
             attempt = j.attempt - u.refund,
             defer_count = j.defer_count + u.deferred,
-            server_id = NULL,
             last_error = coalesce(u.error, j.last_error),
-            history = {s}.history_append(j.history, 'processing', u.state, u.reason)
+            history = CASE WHEN u.state = 'succeeded' THEN j.history
+                           ELSE {s}.history_append_attempt(j.history, j.attempted_at, j.attempt, j.server_id, u.state, u.reason) END
         FROM unnest($1::bigint[], $2::text[], $3::interval[], $4::int[], $5::int[], $6::jsonb[], $7::text[])
              AS u(id, state, delay, refund, deferred, error, reason)
         WHERE j.id = u.id AND j.state = 'processing' AND j.server_id = $8
@@ -68,8 +74,9 @@ internal static class JobSql
     public const string UnregisterServer = """
         WITH released AS (
             UPDATE {s}.job j
-            SET state = 'available', server_id = NULL, attempt = greatest(j.attempt - 1, 0),
-                history = {s}.history_append(j.history, 'processing', 'available', 'handed back: worker server ' || $2 || ' stopped')
+            SET state = 'available', attempt = greatest(j.attempt - 1, 0),
+                history = {s}.history_append_attempt(j.history, j.attempted_at, j.attempt, j.server_id, 'available',
+                    'handed back: worker server ' || $2 || ' stopped')
             WHERE j.state = 'processing' AND j.server_id = $1
             RETURNING j.id
         )
@@ -90,8 +97,7 @@ internal static class JobSql
         UPDATE {s}.job j
         SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'available' END::{s}.job_state,
             finalized_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
-            server_id = NULL,
-            history = {s}.history_append(j.history, 'processing',
+            history = {s}.history_append_attempt(j.history, j.attempted_at, j.attempt, j.server_id,
                 CASE WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'available' END,
                 'lease expired: worker server ' || coalesce(j.server_id::text, '?') || ' stopped heartbeating'
                     || CASE WHEN j.attempt >= j.max_attempts THEN ' and no attempt is left' ELSE '' END)
@@ -109,7 +115,7 @@ internal static class JobSql
             FOR UPDATE SKIP LOCKED
         )
         UPDATE {s}.job j
-        SET state = 'available', history = {s}.history_append(j.history, 'scheduled', 'available', NULL)
+        SET state = 'available', history = {s}.history_append(j.history, now(), 'scheduled', 'available', NULL)
         FROM due
         WHERE j.id = due.id
         RETURNING j.queue
@@ -128,13 +134,13 @@ internal static class JobSql
 
     public const string Delete = """
         UPDATE {s}.job j
-        SET state = 'deleted', finalized_at = now(), history = {s}.history_append(j.history, j.state::text, 'deleted', $2)
+        SET state = 'deleted', finalized_at = now(), history = {s}.history_append(j.history, now(), j.state::text, 'deleted', $2)
         WHERE j.id = $1 AND j.state IN ('scheduled', 'available', 'failed')
         """;
 
     public const string Get = """
         SELECT id, state::text, queue, priority, shard_key, type, method, args::text, attempt, max_attempts, defer_count,
-               created_at, scheduled_at, attempted_at, finalized_at, last_error::text, history::text
+               created_at, scheduled_at, attempted_at, finalized_at, last_error::text, history::text, server_id
         FROM {s}.job WHERE id = $1
         """;
 

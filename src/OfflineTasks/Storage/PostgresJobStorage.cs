@@ -13,7 +13,8 @@ namespace OfflineTasks.Storage;
 /// </summary>
 public sealed partial class PostgresJobStorage
 {
-    private readonly string _insert, _notify, _claim, _complete, _registerServer, _heartbeat, _unregisterServer,
+    private const int CopyThreshold = 64;
+    private readonly string _insert, _nextIds, _copyIn, _notify, _claim, _complete, _registerServer, _heartbeat, _unregisterServer,
         _rescue, _promote, _prune, _delete, _get, _countByState;
 
     /// <summary>Creates the storage over <paramref name="dataSource"/> for the tables in <paramref name="schema"/>.</summary>
@@ -26,6 +27,8 @@ public sealed partial class PostgresJobStorage
         Schema = schema;
         NotificationChannel = schema + "_job_available";
         _insert = Bind(JobSql.Insert);
+        _nextIds = Bind(JobSql.NextIds);
+        _copyIn = Bind(JobSql.CopyIn);
         _notify = JobSql.Notify;
         _claim = Bind(JobSql.Claim);
         _complete = Bind(JobSql.Complete);
@@ -73,6 +76,35 @@ public sealed partial class PostgresJobStorage
             return [];
         }
 
+        NpgsqlConnection? owned = null;
+        var connection = transaction?.Connection;
+        if (connection is null)
+        {
+            owned = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            connection = owned;
+        }
+
+        try
+        {
+            return jobs.Count >= CopyThreshold && jobs.All(j => DueAt(j, now) is null || DueAt(j, now) <= now)
+                ? await CopyAsync(connection, transaction, jobs, cancellationToken).ConfigureAwait(false)
+                : await InsertRowsAsync(connection, transaction, jobs, now, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (owned is not null)
+            {
+                await owned.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static DateTimeOffset? DueAt(Job job, DateTimeOffset now) =>
+        job.Options.RunAt ?? (job.Options.Delay is { } delay ? now + delay : null);
+
+    /// <summary>Any mix of jobs: one INSERT … SELECT FROM unnest(arrays) … RETURNING id, plus the notification, in one round trip.</summary>
+    private async Task<long[]> InsertRowsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyList<Job> jobs, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         var n = jobs.Count;
         var queues = new string[n];
         var priorities = new short[n];
@@ -96,7 +128,7 @@ public sealed partial class PostgresJobStorage
             parameterTypes[i] = job.ParameterTypes;
             args[i] = job.Arguments;
             maxAttempts[i] = options.MaxAttempts;
-            var due = options.RunAt ?? (options.Delay is { } delay ? now + delay : null);
+            var due = DueAt(job, now);
             runAt[i] = due?.UtcDateTime;
             if (due is null || due <= now)
             {
@@ -104,54 +136,113 @@ public sealed partial class PostgresJobStorage
             }
         }
 
-        NpgsqlConnection? owned = null;
-        var connection = transaction?.Connection;
-        if (connection is null)
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        var insert = new NpgsqlBatchCommand(_insert);
+        insert.Parameters.Add(new NpgsqlParameter { Value = queues, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter { Value = priorities, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Smallint });
+        insert.Parameters.Add(new NpgsqlParameter { Value = shards, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter { Value = types, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter { Value = methods, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter { Value = parameterTypes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+        insert.Parameters.Add(new NpgsqlParameter { Value = args, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+        insert.Parameters.Add(new NpgsqlParameter { Value = maxAttempts, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+        insert.Parameters.Add(new NpgsqlParameter { Value = runAt, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        batch.BatchCommands.Add(insert);
+        if (readyQueues.Count > 0)
         {
-            owned = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            connection = owned;
+            // Inside the caller's transaction the notification is delivered only if it commits.
+            batch.BatchCommands.Add(NotifyCommand(readyQueues));
         }
 
-        try
+        var ids = new long[n];
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var row = 0;
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            await using var batch = new NpgsqlBatch(connection, transaction);
-            var insert = new NpgsqlBatchCommand(_insert);
-            insert.Parameters.Add(new NpgsqlParameter { Value = queues, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            insert.Parameters.Add(new NpgsqlParameter { Value = priorities, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Smallint });
-            insert.Parameters.Add(new NpgsqlParameter { Value = shards, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            insert.Parameters.Add(new NpgsqlParameter { Value = types, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            insert.Parameters.Add(new NpgsqlParameter { Value = methods, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            insert.Parameters.Add(new NpgsqlParameter { Value = parameterTypes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
-            insert.Parameters.Add(new NpgsqlParameter { Value = args, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
-            insert.Parameters.Add(new NpgsqlParameter { Value = maxAttempts, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
-            insert.Parameters.Add(new NpgsqlParameter { Value = runAt, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-            batch.BatchCommands.Add(insert);
-            if (readyQueues.Count > 0)
-            {
-                // Inside the caller's transaction the notification is delivered only if it commits.
-                var notify = new NpgsqlBatchCommand(_notify);
-                notify.Parameters.Add(new NpgsqlParameter { Value = NotificationChannel });
-                notify.Parameters.Add(new NpgsqlParameter { Value = readyQueues.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-                batch.BatchCommands.Add(notify);
-            }
+            ids[row++] = reader.GetInt64(0);
+        }
 
-            var ids = new long[n];
-            await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            var i = 0;
+        return ids;
+    }
+
+    /// <summary>Many jobs due now: ids from the sequence, then a binary COPY and the notification, all or none.</summary>
+    private async Task<long[]> CopyAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyList<Job> jobs, CancellationToken cancellationToken)
+    {
+        var ids = new long[jobs.Count];
+        await using (var next = new NpgsqlCommand(_nextIds, connection, transaction))
+        {
+            next.Parameters.Add(new NpgsqlParameter { Value = jobs.Count });
+            await using var reader = await next.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var row = 0;
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                ids[i++] = reader.GetInt64(0);
+                ids[row++] = reader.GetInt64(0);
+            }
+        }
+
+        var own = transaction is null ? await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false) : null;
+        try
+        {
+            var queues = new HashSet<string>(StringComparer.Ordinal);
+            var importer = await connection.BeginBinaryImportAsync(_copyIn, cancellationToken).ConfigureAwait(false);
+            await using (importer.ConfigureAwait(false))
+            {
+                for (var i = 0; i < jobs.Count; i++)
+                {
+                    var job = jobs[i];
+                    var options = job.Options;
+                    queues.Add(options.Queue);
+                    await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(ids[i], NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(options.Queue, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(options.Priority, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
+                    if (options.ShardKey is null)
+                    {
+                        await importer.WriteNullAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await importer.WriteAsync(options.ShardKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await importer.WriteAsync(job.Type, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(job.Method, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(job.ParameterTypes, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(job.Arguments, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(options.MaxAttempts, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                }
+
+                await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await using (var batch = new NpgsqlBatch(connection, transaction ?? own))
+            {
+                batch.BatchCommands.Add(NotifyCommand(queues));
+                await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (own is not null)
+            {
+                await own.CommitAsync(cancellationToken).ConfigureAwait(false);
             }
 
             return ids;
         }
         finally
         {
-            if (owned is not null)
+            if (own is not null)
             {
-                await owned.DisposeAsync().ConfigureAwait(false);
+                await own.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    private NpgsqlBatchCommand NotifyCommand(IEnumerable<string> queues)
+    {
+        var notify = new NpgsqlBatchCommand(_notify);
+        notify.Parameters.Add(new NpgsqlParameter { Value = NotificationChannel });
+        notify.Parameters.Add(new NpgsqlParameter { Value = queues.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        return notify;
     }
 
     /// <summary>Deletes a job that is scheduled, available or failed. Returns false when it does not exist or is running or finished.</summary>
@@ -165,26 +256,84 @@ public sealed partial class PostgresJobStorage
 
     // ---- server side ----
 
-    internal async Task<List<ClaimedJob>> ClaimAsync(string queue, int limit, Guid serverId, string serverName, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens the connection a fetch loop claims on. Its commits do not wait for the WAL flush
+    /// (<c>synchronous_commit = off</c>): a claim lost in a database crash only puts the job back to available,
+    /// where it runs again (at-least-once), and any later durable commit (a completion) flushes the claim too.
+    /// </summary>
+    internal async Task<NpgsqlConnection> OpenFetchConnectionAsync(CancellationToken cancellationToken)
     {
-        await using var command = DataSource.CreateCommand(_claim);
-        command.Parameters.Add(new NpgsqlParameter { Value = queue });
-        command.Parameters.Add(new NpgsqlParameter { Value = limit });
-        command.Parameters.Add(new NpgsqlParameter { Value = serverId });
-        command.Parameters.Add(new NpgsqlParameter { Value = "claimed by " + serverName });
-        var jobs = new List<ClaimedJob>(limit);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            jobs.Add(new ClaimedJob(
-                reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3),
-                reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9)));
+            await using var command = new NpgsqlCommand("SET synchronous_commit = off", connection);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
         }
-
-        return jobs;
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
-    internal async Task<int> CompleteAsync(Guid serverId, IReadOnlyList<JobOutcome> outcomes, CancellationToken cancellationToken)
+    /// <summary>
+    /// In one round trip and one transaction: writes <paramref name="outcomes"/> (durably, whatever the connection's
+    /// commit setting) and claims up to <paramref name="limit"/> available jobs of <paramref name="queue"/> for the
+    /// server. Either part may be empty. Returns how many outcomes were written (those of jobs the server still
+    /// held) and the claimed jobs.
+    /// </summary>
+    internal async Task<(int Written, List<ClaimedJob> Claimed)> WriteAndClaimAsync(
+        NpgsqlConnection connection, Guid serverId, IReadOnlyList<JobOutcome> outcomes, string? queue, int limit, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection);
+        NpgsqlBatchCommand? complete = null;
+        if (outcomes.Count > 0)
+        {
+            // The fetch connection commits asynchronously (claims may be lost in a crash); outcomes may not.
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT set_config('synchronous_commit', 'on', true)"));
+            complete = CompleteCommand(serverId, outcomes);
+            batch.BatchCommands.Add(complete);
+        }
+
+        if (queue is not null && limit > 0)
+        {
+            var claim = new NpgsqlBatchCommand(_claim);
+            claim.Parameters.Add(new NpgsqlParameter { Value = queue });
+            claim.Parameters.Add(new NpgsqlParameter { Value = limit });
+            claim.Parameters.Add(new NpgsqlParameter { Value = serverId });
+            batch.BatchCommands.Add(claim);
+        }
+
+        var jobs = new List<ClaimedJob>(limit);
+        if (batch.BatchCommands.Count == 0)
+        {
+            return (0, jobs);
+        }
+
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            do
+            {
+                if (reader.FieldCount < 10)
+                {
+                    continue; // set_config's row
+                }
+
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    jobs.Add(new ClaimedJob(
+                        reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3),
+                        reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9)));
+                }
+            }
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+        }
+
+        return (complete?.RecordsAffected ?? 0, jobs);
+    }
+
+    private NpgsqlBatchCommand CompleteCommand(Guid serverId, IReadOnlyList<JobOutcome> outcomes)
     {
         var n = outcomes.Count;
         var ids = new long[n];
@@ -206,7 +355,7 @@ public sealed partial class PostgresJobStorage
             reasons[i] = o.Reason;
         }
 
-        await using var command = DataSource.CreateCommand(_complete);
+        var command = new NpgsqlBatchCommand(_complete);
         command.Parameters.Add(new NpgsqlParameter { Value = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
         command.Parameters.Add(new NpgsqlParameter { Value = states, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = delays, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Interval });
@@ -215,7 +364,7 @@ public sealed partial class PostgresJobStorage
         command.Parameters.Add(new NpgsqlParameter { Value = errors, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
         command.Parameters.Add(new NpgsqlParameter { Value = reasons, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = serverId });
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return command;
     }
 
     internal async Task RegisterServerAsync(Guid serverId, string name, IReadOnlyList<string> queues, int slots, TimeSpan lease, CancellationToken cancellationToken)
@@ -294,10 +443,9 @@ public sealed partial class PostgresJobStorage
             return;
         }
 
-        await using var command = DataSource.CreateCommand(_notify);
-        command.Parameters.Add(new NpgsqlParameter { Value = NotificationChannel });
-        command.Parameters.Add(new NpgsqlParameter { Value = list, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = DataSource.CreateBatch();
+        batch.BatchCommands.Add(NotifyCommand(list));
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Deletes up to <paramref name="limit"/> succeeded or deleted jobs finished more than <paramref name="retention"/> ago.</summary>
@@ -339,7 +487,7 @@ public sealed partial class PostgresJobStorage
             reader.IsDBNull(13) ? null : reader.GetFieldValue<DateTimeOffset>(13),
             reader.IsDBNull(14) ? null : reader.GetFieldValue<DateTimeOffset>(14),
             reader.IsDBNull(15) ? null : JsonSerializer.Deserialize<JobError>(reader.GetString(15), JobJson.Options),
-            ParseHistory(reader.GetString(16)));
+            History(reader));
     }
 
     /// <summary>How many jobs are in each state (states with none are included as 0).</summary>
@@ -354,6 +502,33 @@ public sealed partial class PostgresJobStorage
         }
 
         return counts;
+    }
+
+    /// <summary>The stored history plus the transitions the hot path does not store (see 001_init.sql).</summary>
+    private static List<JobStateTransition> History(NpgsqlDataReader reader)
+    {
+        var state = JobStateNames.Parse(reader.GetString(1));
+        var stored = ParseHistory(reader.GetString(16));
+        var history = new List<JobStateTransition>(stored.Count + 3);
+        if (stored.Count == 0 || stored[0].From is not null)
+        {
+            history.Add(new JobStateTransition(reader.GetFieldValue<DateTimeOffset>(11), null, JobState.Available, "enqueued"));
+        }
+
+        history.AddRange(stored);
+        if (state is JobState.Processing or JobState.Succeeded && !reader.IsDBNull(13))
+        {
+            var server = reader.IsDBNull(17) ? "?" : reader.GetGuid(17).ToString();
+            history.Add(new JobStateTransition(reader.GetFieldValue<DateTimeOffset>(13), JobState.Available, JobState.Processing,
+                $"attempt {reader.GetInt32(8)} on server {server}"));
+        }
+
+        if (state is JobState.Succeeded && !reader.IsDBNull(14))
+        {
+            history.Add(new JobStateTransition(reader.GetFieldValue<DateTimeOffset>(14), JobState.Processing, JobState.Succeeded, null));
+        }
+
+        return history;
     }
 
     private static List<JobStateTransition> ParseHistory(string json)

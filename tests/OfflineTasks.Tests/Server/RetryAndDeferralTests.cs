@@ -22,10 +22,19 @@ public class RetryAndDeferralTests(TestSchema schema) : IClassFixture<TestSchema
         var job = await Eventually.Until(() => schema.JobAsync(id), j => j.State == JobState.Failed, Timeout, "the job to fail for good");
         var runs = TestJobs.RunsOf(key).Select(r => r.At).ToList();
         Assert.Equal(4, runs.Count);
+        var retries = job.History.Where(h => h is { From: JobState.Processing, To: JobState.Scheduled }).ToList();
+        Assert.Equal(3, retries.Count);
+        Assert.StartsWith("attempt 1 of 4 failed with InvalidOperationException: boom", retries[0].Reason);
+        // Nominal 300, 600, 1200 ms with ±20 % jitter: each scheduled delay is longer than the one before,
+        // and no retry ran before its delay was up.
+        var delays = retries.Select(r => TimeSpan.FromSeconds(double.Parse(
+            System.Text.RegularExpressions.Regex.Match(r.Reason!, @"retry in ([0-9.]+) s").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        Assert.True(delays[0] >= TimeSpan.FromMilliseconds(240) && delays[1] > delays[0] && delays[2] > delays[1], $"delays {string.Join(", ", delays)}");
         var gaps = runs.Zip(runs.Skip(1), (a, b) => b - a).ToList();
-        // Nominal 300, 600, 1200 ms with ±20 % jitter: each gap is longer than the one before.
-        Assert.True(gaps[0] >= TimeSpan.FromMilliseconds(240), $"gaps {string.Join(", ", gaps.Select(g => g.TotalMilliseconds))}");
-        Assert.True(gaps[1] > gaps[0] && gaps[2] > gaps[1], $"gaps {string.Join(", ", gaps.Select(g => g.TotalMilliseconds))}");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(gaps[i] >= delays[i] - TimeSpan.FromMilliseconds(5), $"retry {i + 1} ran {gaps[i].TotalMilliseconds} ms after the failure, before its delay of {delays[i].TotalMilliseconds} ms");
+        }
 
         Assert.Equal(4, job.Attempt);
         Assert.NotNull(job.LastError);
@@ -33,9 +42,6 @@ public class RetryAndDeferralTests(TestSchema schema) : IClassFixture<TestSchema
         Assert.Equal("System.InvalidOperationException", job.LastError.ExceptionType);
         Assert.Equal($"boom from {key}", job.LastError.Message);
         Assert.Contains(nameof(TestJobs.FailAsync), job.LastError.StackTrace);
-        var retries = job.History.Where(h => h is { From: JobState.Processing, To: JobState.Scheduled }).ToList();
-        Assert.Equal(3, retries.Count);
-        Assert.StartsWith("attempt 1 of 4 failed with InvalidOperationException: boom", retries[0].Reason);
         Assert.Contains("no attempt left", job.History[^1].Reason);
     }
 
