@@ -364,7 +364,10 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
                 return Deferral(job, deferral.Delay, deferral.Reason);
             }
 
-            _logger.LogDebug("Job {JobId} succeeded in {Elapsed:0.0} ms", job.Id, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                _logger.LogDebug("Job {JobId} succeeded in {Elapsed:0.0} ms", job.Id, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
             return JobOutcome.Succeeded(job.Id);
         }
         catch (JobLoadException e)
