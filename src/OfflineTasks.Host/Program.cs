@@ -17,7 +17,8 @@ if (command is not ("run" or "migrate" or "demo"))
     return 2;
 }
 
-var builder = Host.CreateApplicationBuilder(rest);
+// appsettings.json is read from beside the executable, wherever it is started from.
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = rest, ContentRootPath = AppContext.BaseDirectory });
 if (command == "demo")
 {
     builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>

@@ -14,7 +14,8 @@ public class HostConfigurationTests
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
+            // Started from elsewhere on purpose: the host must find its appsettings.json beside itself.
+            WorkingDirectory = Path.GetTempPath(),
         };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "OfflineTasks.Host.dll"));
         info.ArgumentList.Add(command);
@@ -26,7 +27,7 @@ public class HostConfigurationTests
         using var process = Process.Start(info)!;
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEndAsync();
-        if (!process.WaitForExit(30_000))
+        if (!process.WaitForExit(90_000))
         {
             process.Kill();
             throw new TimeoutException("the host did not stop on invalid configuration");
@@ -77,6 +78,21 @@ public class HostConfigurationTests
         Assert.Contains($"schema '{schema}' is up to date ({Migrator.Known.Count} migration(s) applied)", first.Error);
         Assert.Equal(0, second.ExitCode);
         Assert.Contains($"schema '{schema}' is up to date (0 migration(s) applied)", second.Error);
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(SharedPostgres.Instance.ConnectionString);
+        await using var drop = dataSource.CreateCommand($"DROP SCHEMA {schema} CASCADE");
+        await drop.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
+    public async Task Demo_runs_every_example_job_from_every_configured_queue_to_success()
+    {
+        var schema = "t_demo_" + Guid.NewGuid().ToString("N")[..8];
+
+        var (exitCode, output) = RunHostCommand("demo", ("OfflineTasks__ConnectionString", SharedPostgres.Instance.ConnectionString), ("OfflineTasks__Schema", schema));
+
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("queues [critical, default]", output);
+        Assert.Contains("demo: all jobs succeeded", output);
         await using var dataSource = Npgsql.NpgsqlDataSource.Create(SharedPostgres.Instance.ConnectionString);
         await using var drop = dataSource.CreateCommand($"DROP SCHEMA {schema} CASCADE");
         await drop.ExecuteNonQueryAsync();
