@@ -116,6 +116,8 @@ internal static class ThroughputBenchmark
             jobs = null;
             Collect();
             var processCpu = CpuTime();
+            var allocated = GC.GetTotalAllocatedBytes();
+            var gcs = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
             var processClock = Stopwatch.StartNew();
             serverStarted = true;
             await host.StartAsync();
@@ -125,7 +127,9 @@ internal static class ThroughputBenchmark
             processCpu = CpuTime() - processCpu;
             var processPerSecond = settings.N / processElapsed.TotalSeconds;
             Log($"process: {settings.N} jobs in {processElapsed.TotalMilliseconds:0} ms (server start {startup.TotalMilliseconds:0} ms, {polls} polls) = {processPerSecond:0}/s; " +
-                $"this process used {processCpu.TotalMilliseconds:0} ms CPU ({processCpu.TotalMicroseconds / settings.N:0} µs per job)");
+                $"this process used {processCpu.TotalMilliseconds:0} ms CPU ({processCpu.TotalMicroseconds / settings.N:0} µs per job), " +
+                $"allocated {(GC.GetTotalAllocatedBytes() - allocated) / settings.N:0} B per job, " +
+                $"GCs gen0/1/2 {GC.CollectionCount(0) - gcs.Item1}/{GC.CollectionCount(1) - gcs.Item2}/{GC.CollectionCount(2) - gcs.Item3}");
 
             var tps = settings.PgbenchTps is { } t ? Format(t) : "na";
             Console.Out.WriteLine(

@@ -38,6 +38,9 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
     private CancellationTokenSource _jobsAbort = new();
     private Npgsql.NpgsqlConnection? _fetchConnection;
     private readonly List<JobOutcome> _fetchOutcomes = [];
+    private readonly Dictionary<string, ClaimCursor> _cursors = new(StringComparer.Ordinal);
+    private DateTimeOffset _cursorsResetAt;
+    private bool _rescanFromHead;
     private int _notified = 1;
     private Task _loops = Task.CompletedTask;
     private Task _completionLoop = Task.CompletedTask;
@@ -226,7 +229,7 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
                     Start(job);
                 }
 
-                mayHaveWork = claimed.Count == free;
+                mayHaveWork = claimed.Count == free || _rescanFromHead;
                 if (!mayHaveWork)
                 {
                     nextPoll = _time.GetUtcNow() + _options.PollInterval;
@@ -276,13 +279,38 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
         _fetchConnection ??= await _storage.OpenFetchConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Each queue is claimed from a cursor just after the last job claimed, so the index entries of jobs
+            // claimed before are not scanned again. Jobs that become available behind a cursor (higher priority,
+            // an earlier due time, a released claim) are found by a scan from the head: right after the range
+            // ahead of the cursor runs dry, and at least every poll interval.
+            var now = _time.GetUtcNow();
+            if (now >= _cursorsResetAt)
+            {
+                _cursors.Clear();
+                _cursorsResetAt = now + _options.PollInterval;
+            }
+
+            _rescanFromHead = false;
+
             // Outcomes of jobs that just finished ride along with the claim: one round trip, one commit.
             _completions.Drain(_fetchOutcomes, 2_000);
             List<ClaimedJob>? all = null;
             foreach (var queue in _queues)
             {
+                var want = free - (all?.Count ?? 0);
+                ClaimCursor? after = _cursors.TryGetValue(queue, out var cursor) ? cursor : null;
                 var (written, claimed) = await _storage.WriteAndClaimAsync(
-                    _fetchConnection, ServerId, _fetchOutcomes, queue, free - (all?.Count ?? 0), cancellationToken).ConfigureAwait(false);
+                    _fetchConnection, ServerId, _fetchOutcomes, queue, want, after, cancellationToken).ConfigureAwait(false);
+                if (claimed.Count < want && after is not null)
+                {
+                    _cursors.Remove(queue);
+                    _rescanFromHead = true;
+                }
+                else if (claimed.Count > 0)
+                {
+                    _cursors[queue] = claimed.Max(j => j.Position);
+                }
+
                 if (written < _fetchOutcomes.Count)
                 {
                     _logger.LogWarning(

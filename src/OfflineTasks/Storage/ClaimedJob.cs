@@ -11,4 +11,20 @@ internal sealed record ClaimedJob(
     string Arguments,
     int Attempt,
     int MaxAttempts,
-    int DeferCount);
+    int DeferCount,
+    ClaimCursor Position);
+
+/// <summary>A job's place in claim order: (-priority, scheduled_at, id), ascending.</summary>
+internal readonly record struct ClaimCursor(int NegatedPriority, DateTime ScheduledAt, long Id) : IComparable<ClaimCursor>
+{
+    public int CompareTo(ClaimCursor other)
+    {
+        var c = NegatedPriority.CompareTo(other.NegatedPriority);
+        if (c == 0)
+        {
+            c = ScheduledAt.CompareTo(other.ScheduledAt);
+        }
+
+        return c != 0 ? c : Id.CompareTo(other.Id);
+    }
+}

@@ -29,13 +29,17 @@ internal static class JobSql
 
     public const string Notify = "SELECT pg_notify($1, q) FROM unnest($2::text[]) AS q";
 
-    // Claim: one statement for up to $2 jobs of one queue, by priority then time, skipping rows other servers hold.
-    public const string Claim = """
+    // Claim: one statement for up to $2 jobs of one queue, by priority (higher first) then time, skipping rows other
+    // servers hold. {after} is empty for a scan from the head of the queue, or a row comparison that starts the
+    // index scan just after the fetch loop's cursor: the index entries of jobs claimed before stay in
+    // job_claim_idx until vacuum, and while any transaction holds back the xmin horizon they cannot even be
+    // marked dead, so a scan from the head would visit every one of them on every claim.
+    private const string ClaimTemplate = """
         WITH picked AS (
             SELECT id FROM {s}.job
-            WHERE state = 'available' AND queue = $1
+            WHERE state = 'available' AND queue = $1 {after}
               AND EXISTS (SELECT 1 FROM {s}.server WHERE id = $3) -- a server whose lease was taken claims nothing until it re-registers
-            ORDER BY priority DESC, scheduled_at, id
+            ORDER BY (-priority::integer), scheduled_at, id
             LIMIT $2
             FOR UPDATE SKIP LOCKED
         )
@@ -43,8 +47,14 @@ internal static class JobSql
         SET state = 'processing', attempt = j.attempt + 1, attempted_at = now(), server_id = $3
         FROM picked
         WHERE j.id = picked.id
-        RETURNING j.id, j.queue, j.shard_key, j.type, j.method, j.parameter_types::text, j.args::text, j.attempt, j.max_attempts, j.defer_count
+        RETURNING j.id, j.queue, j.shard_key, j.type, j.method, j.parameter_types::text, j.args::text, j.attempt, j.max_attempts, j.defer_count,
+                  (-j.priority::integer), j.scheduled_at
         """;
+
+    public static readonly string Claim = ClaimTemplate.Replace("{after}", "", StringComparison.Ordinal);
+
+    public static readonly string ClaimAfter = ClaimTemplate.Replace(
+        "{after}", "AND ((-priority::integer), scheduled_at, id) > ($4, $5, $6)", StringComparison.Ordinal);
 
     // Completion batch: every outcome of one server in one statement. Only rows this server still holds are
     // written: if its lease expired and the job was rescued, the rescued run owns the job now.

@@ -14,7 +14,7 @@ namespace OfflineTasks.Storage;
 public sealed partial class PostgresJobStorage
 {
     private const int CopyThreshold = 64;
-    private readonly string _insert, _nextIds, _copyIn, _notify, _claim, _complete, _registerServer, _heartbeat, _unregisterServer,
+    private readonly string _insert, _nextIds, _copyIn, _notify, _claim, _claimAfter, _complete, _registerServer, _heartbeat, _unregisterServer,
         _rescue, _promote, _prune, _delete, _get, _countByState;
 
     /// <summary>Creates the storage over <paramref name="dataSource"/> for the tables in <paramref name="schema"/>.</summary>
@@ -31,6 +31,7 @@ public sealed partial class PostgresJobStorage
         _copyIn = Bind(JobSql.CopyIn);
         _notify = JobSql.Notify;
         _claim = Bind(JobSql.Claim);
+        _claimAfter = Bind(JobSql.ClaimAfter);
         _complete = Bind(JobSql.Complete);
         _registerServer = Bind(JobSql.RegisterServer);
         _heartbeat = Bind(JobSql.Heartbeat);
@@ -284,7 +285,7 @@ public sealed partial class PostgresJobStorage
     /// held) and the claimed jobs.
     /// </summary>
     internal async Task<(int Written, List<ClaimedJob> Claimed)> WriteAndClaimAsync(
-        NpgsqlConnection connection, Guid serverId, IReadOnlyList<JobOutcome> outcomes, string? queue, int limit, CancellationToken cancellationToken)
+        NpgsqlConnection connection, Guid serverId, IReadOnlyList<JobOutcome> outcomes, string? queue, int limit, ClaimCursor? after, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(connection);
         NpgsqlBatchCommand? complete = null;
@@ -298,10 +299,16 @@ public sealed partial class PostgresJobStorage
 
         if (queue is not null && limit > 0)
         {
-            var claim = new NpgsqlBatchCommand(_claim);
+            var claim = new NpgsqlBatchCommand(after is null ? _claim : _claimAfter);
             claim.Parameters.Add(new NpgsqlParameter { Value = queue });
             claim.Parameters.Add(new NpgsqlParameter { Value = limit });
             claim.Parameters.Add(new NpgsqlParameter { Value = serverId });
+            if (after is { } cursor)
+            {
+                claim.Parameters.Add(new NpgsqlParameter { Value = cursor.NegatedPriority });
+                claim.Parameters.Add(new NpgsqlParameter { Value = cursor.ScheduledAt, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+                claim.Parameters.Add(new NpgsqlParameter { Value = cursor.Id });
+            }
             batch.BatchCommands.Add(claim);
         }
 
@@ -324,7 +331,8 @@ public sealed partial class PostgresJobStorage
                 {
                     jobs.Add(new ClaimedJob(
                         reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3),
-                        reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9)));
+                        reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9),
+                        new ClaimCursor(reader.GetInt32(10), reader.GetDateTime(11), reader.GetInt64(0))));
                 }
             }
             while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));

@@ -115,6 +115,23 @@ public class ProcessingTests(TestSchema schema) : IClassFixture<TestSchema>
     }
 
     [Fact]
+    public async Task A_higher_priority_job_enqueued_during_a_backlog_overtakes_it_within_a_poll_interval()
+    {
+        var key = Guid.NewGuid().ToString();
+        await schema.Client.EnqueueManyAsync(Enumerable.Range(1, 60).Select(i => Job.FromExpression(() => TestJobs.SleepAsync(key, 20, CancellationToken.None))));
+        await using var worker = Worker(o => o.WorkerCount = 1);
+        await worker.StartAsync();
+        await Eventually.Until(() => Task.FromResult(TestJobs.RunsOf(key).Count(r => r.Value == 2)), n => n >= 5, Timeout, "the backlog to get going");
+
+        // Claims now resume from a cursor after the backlog's last claimed job; the urgent job sits before it.
+        schema.Client.Enqueue(() => TestJobs.RecordAsync(key, 99), new JobOptions { Priority = 10 });
+
+        var runs = await Eventually.Until(() => Task.FromResult(TestJobs.RunsOf(key)), r => r.Count(x => x.Value == 2) == 60, Timeout, "the backlog to finish");
+        var backlogAfterUrgent = runs.SkipWhile(r => r.Value != 99).Count(r => r.Value == 2);
+        Assert.True(backlogAfterUrgent >= 20, $"only {backlogAfterUrgent} backlog jobs finished after the urgent one");
+    }
+
+    [Fact]
     public async Task A_worker_woken_by_notification_starts_a_job_well_before_its_poll_interval()
     {
         var key = Guid.NewGuid().ToString();

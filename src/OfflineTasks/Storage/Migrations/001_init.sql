@@ -31,12 +31,15 @@ CREATE TABLE {schema}.job (
 ) WITH (fillfactor = 90, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02,
         autovacuum_vacuum_insert_scale_factor = 0.02);
 
--- The claim: next available jobs of a queue by priority, then time. Only available rows are indexed.
-CREATE INDEX job_claim_idx ON {schema}.job (queue, priority DESC, scheduled_at, id) WHERE state = 'available';
+-- The claim: next available jobs of a queue by priority (higher first), then time. Only available rows are
+-- indexed. All key columns ascending, so a claim can resume after a (priority, time, id) cursor with one range scan.
+CREATE INDEX job_claim_idx ON {schema}.job (queue, (-priority::integer), scheduled_at, id) WHERE state = 'available';
 -- The scheduler: scheduled jobs by due time.
 CREATE INDEX job_scheduled_idx ON {schema}.job (scheduled_at) WHERE state = 'scheduled';
--- The rescuer: running jobs by the server that holds their lease.
-CREATE INDEX job_processing_idx ON {schema}.job (server_id) WHERE state = 'processing';
+-- The rescuer: running jobs, by start time. Deliberately not keyed by server_id: completions find their rows
+-- by primary key, never through this index, whose dead entries (one per job run) cannot be pruned while a
+-- long transaction holds back the xmin horizon.
+CREATE INDEX job_processing_idx ON {schema}.job (attempted_at) WHERE state = 'processing';
 -- Retention: finished jobs by age.
 CREATE INDEX job_finalized_idx ON {schema}.job (finalized_at) WHERE state IN ('succeeded', 'deleted');
 
