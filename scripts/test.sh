@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up and runs every test. The tests start real PostgreSQL servers themselves (scripts/pg-local.sh,
-# data directories under .local/) and stop them; this script stops any they left behind.
+# Sets up and runs every test. The tests start real PostgreSQL servers and MariaDB pairs themselves
+# (scripts/pg-local.sh, scripts/mariadb-local.sh, data directories under .local/) and stop them; this script
+# stops any they left behind.
 # Ends with the line "N passed, N failed[, N skipped]" and exits non-zero on any failure.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,6 +12,9 @@ cd "$repo"
 stop_servers() {
   for d in "$repo"/.local/test-*/; do
     [ -f "$d/postmaster.pid" ] && "$repo/scripts/pg-local.sh" stop "${d%/}"
+  done
+  for d in "$repo"/.local/test-mariadb-*/; do
+    [ -f "$d/a/my.cnf" ] && "$repo/scripts/mariadb-local.sh" stop "${d%/}"
   done
   return 0
 }
