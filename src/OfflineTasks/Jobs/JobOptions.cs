@@ -24,6 +24,12 @@ public sealed record JobOptions
     /// </summary>
     public string? ShardKey { get; init; }
 
+    /// <summary>
+    /// Marks the job light: it may still run on its shard while the shard's master pair is degraded (not redundant)
+    /// but not loaded, when that shard is configured to stay open for light jobs. Default <c>false</c>.
+    /// </summary>
+    public bool Light { get; init; }
+
     /// <summary>Run no earlier than this time. Mutually exclusive with <see cref="Delay"/>. Default: now.</summary>
     public DateTimeOffset? RunAt { get; init; }
 

@@ -80,7 +80,7 @@ internal sealed class CompletionBatcher
         _connection ??= await _storage.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return (await _storage.WriteAndClaimAsync(_connection, _serverId, batch, null, 0, null, cancellationToken).ConfigureAwait(false)).Written;
+            return (await _storage.WriteAndClaimAsync(_connection, _serverId, batch, null, 0, null, ClaimFilter.None, cancellationToken).ConfigureAwait(false)).Written;
         }
         catch
         {

@@ -7,8 +7,16 @@ namespace OfflineTasks.Server;
 public interface IJobGate
 {
     /// <summary>Returns <see cref="GateDecision.Open"/> or a deferral with its delay and reason. Must be fast and must not throw.</summary>
-    ValueTask<GateDecision> CheckAsync(string shardKey, CancellationToken cancellationToken);
+    ValueTask<GateDecision> CheckAsync(GateRequest request, CancellationToken cancellationToken);
 }
+
+/// <summary>What the gate is asked about: one claimed job that has a shard key.</summary>
+/// <param name="JobId">The job.</param>
+/// <param name="ShardKey">The shard it works on.</param>
+/// <param name="Light">Whether it was enqueued as light (<c>JobOptions.Light</c>).</param>
+/// <param name="DeferCount">How often it was deferred before.</param>
+/// <param name="DeferredSince">When it was first deferred (since it last ran), or null.</param>
+public readonly record struct GateRequest(long JobId, string ShardKey, bool Light, int DeferCount, DateTimeOffset? DeferredSince);
 
 /// <summary>A gate's answer: run now, or defer by <see cref="RetryAfter"/> for <see cref="Reason"/> (no attempt is used).</summary>
 public readonly record struct GateDecision

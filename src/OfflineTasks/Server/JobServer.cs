@@ -27,6 +27,9 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<JobServer> _logger;
     private readonly IJobGate? _gate;
+    private readonly IClaimFilterProvider? _claimFilter;
+    private readonly Dictionary<string, int> _runningByShard = new(StringComparer.Ordinal);
+    private int _resetCursors;
     private readonly JobInvoker _invoker = new();
     private readonly Random _random = new();
     private readonly IReadOnlyList<string> _queues;
@@ -64,6 +67,11 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
         _logger = logger;
         _time = time ?? TimeProvider.System;
         _gate = services.GetService<IJobGate>();
+        _claimFilter = services.GetService<IClaimFilterProvider>();
+        if (_claimFilter is not null)
+        {
+            _claimFilter.Changed += OnShardsChanged;
+        }
         _queues = _options.EffectiveQueues;
         _wake = new AsyncSignal(_time);
         ServerId = Guid.NewGuid();
@@ -92,7 +100,7 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
         await _storage.RegisterServerAsync(ServerId, Name, _queues, _options.WorkerCount, _options.LeaseDuration, cancellationToken).ConfigureAwait(false);
         _started = true;
         var stopping = _stopping.Token;
-        var listener = new NotificationListener(_storage, ServerResilience.RetryForever("Listening for new jobs", _time, _logger), OnNotification, _logger);
+        var listener = new NotificationListener(_storage, _storage.NotificationChannel, ServerResilience.RetryForever("Listening for new jobs", _time, _logger), OnNotification, _logger);
         _completionLoop = _completions.RunAsync(_completionAbort.Token);
         _loops = Task.WhenAll(
             Task.Run(() => FetchLoopAsync(stopping), CancellationToken.None),
@@ -155,10 +163,22 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
     /// <summary>Stops the server if it is running and releases its resources.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_claimFilter is not null)
+        {
+            _claimFilter.Changed -= OnShardsChanged;
+        }
+
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         _stopping.Dispose();
         _completionAbort.Dispose();
         _jobsAbort.Dispose();
+    }
+
+    private void OnShardsChanged()
+    {
+        // A shard reopened (or its ramp grew): its jobs may be behind the claim cursors.
+        Volatile.Write(ref _resetCursors, 1);
+        OnNotification();
     }
 
     private void OnNotification()
@@ -284,7 +304,7 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
             // an earlier due time, a released claim) are found by a scan from the head: right after the range
             // ahead of the cursor runs dry, and at least every poll interval.
             var now = _time.GetUtcNow();
-            if (now >= _cursorsResetAt)
+            if (now >= _cursorsResetAt || Interlocked.Exchange(ref _resetCursors, 0) == 1)
             {
                 _cursors.Clear();
                 _cursorsResetAt = now + _options.PollInterval;
@@ -294,13 +314,19 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
 
             // Outcomes of jobs that just finished ride along with the claim: one round trip, one commit.
             _completions.Drain(_fetchOutcomes, 2_000);
+            ClaimFilter filter;
+            lock (_runningByShard)
+            {
+                filter = _claimFilter?.Filter(_runningByShard) ?? ClaimFilter.None;
+            }
+
             List<ClaimedJob>? all = null;
             foreach (var queue in _queues)
             {
                 var want = free - (all?.Count ?? 0);
                 ClaimCursor? after = _cursors.TryGetValue(queue, out var cursor) ? cursor : null;
                 var (written, claimed) = await _storage.WriteAndClaimAsync(
-                    _fetchConnection, ServerId, _fetchOutcomes, queue, want, after, cancellationToken).ConfigureAwait(false);
+                    _fetchConnection, ServerId, _fetchOutcomes, queue, want, after, filter, cancellationToken).ConfigureAwait(false);
                 if (claimed.Count < want && after is not null)
                 {
                     _cursors.Remove(queue);
@@ -350,6 +376,14 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
         var abort = _jobsAbort.Token;
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _running[job.Id] = gate.Task;
+        if (job.ShardKey is { } shard)
+        {
+            lock (_runningByShard)
+            {
+                _runningByShard[shard] = _runningByShard.GetValueOrDefault(shard) + 1;
+            }
+        }
+
         _ = Task.Run(async () =>
         {
             try
@@ -358,6 +392,21 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
             }
             finally
             {
+                if (job.ShardKey is { } shard)
+                {
+                    lock (_runningByShard)
+                    {
+                        if (_runningByShard[shard] <= 1)
+                        {
+                            _runningByShard.Remove(shard);
+                        }
+                        else
+                        {
+                            _runningByShard[shard]--;
+                        }
+                    }
+                }
+
                 _running.TryRemove(job.Id, out _);
                 gate.TrySetResult();
                 _wake.Set();
@@ -373,7 +422,7 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
         {
             if (job.ShardKey is { } shard && _gate is not null)
             {
-                var decision = await _gate.CheckAsync(shard, abort).ConfigureAwait(false);
+                var decision = await _gate.CheckAsync(new GateRequest(job.Id, shard, job.Light, job.DeferCount, job.DeferredSince), abort).ConfigureAwait(false);
                 if (!decision.IsOpen)
                 {
                     return Deferral(job, decision.RetryAfter, decision.Reason ?? "shard closed");

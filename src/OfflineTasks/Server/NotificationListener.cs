@@ -6,10 +6,11 @@ using Polly;
 namespace OfflineTasks.Server;
 
 /// <summary>
-/// Holds one connection that LISTENs for new available jobs and wakes the fetch loop. Reconnects by itself;
-/// after a reconnect it reports a wake-up too, since notifications sent while it was away are lost.
+/// Holds one connection that LISTENs on a channel (new available jobs, shard state changes) and reports each
+/// notification. Reconnects by itself; after a reconnect it reports one too, since notifications sent while it
+/// was away are lost.
 /// </summary>
-internal sealed class NotificationListener(PostgresJobStorage storage, ResiliencePipeline retry, Action onNotification, ILogger logger)
+internal sealed class NotificationListener(PostgresJobStorage storage, string channel, ResiliencePipeline retry, Action onNotification, ILogger logger)
 {
     public async Task RunAsync(CancellationToken stopping)
     {
@@ -30,12 +31,12 @@ internal sealed class NotificationListener(PostgresJobStorage storage, Resilienc
     {
         await using var connection = await storage.DataSource.OpenConnectionAsync(stopping).ConfigureAwait(false);
         connection.Notification += (_, _) => onNotification();
-        await using (var listen = new NpgsqlCommand($"LISTEN {storage.NotificationChannel}", connection))
+        await using (var listen = new NpgsqlCommand($"LISTEN {channel}", connection))
         {
             await listen.ExecuteNonQueryAsync(stopping).ConfigureAwait(false);
         }
 
-        logger.LogDebug("Listening on {Channel}", storage.NotificationChannel);
+        logger.LogDebug("Listening on {Channel}", channel);
         onNotification();
         while (true)
         {

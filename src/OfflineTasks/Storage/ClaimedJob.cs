@@ -12,7 +12,9 @@ internal sealed record ClaimedJob(
     int Attempt,
     int MaxAttempts,
     int DeferCount,
-    ClaimCursor Position);
+    ClaimCursor Position,
+    bool Light,
+    DateTimeOffset? DeferredSince);
 
 /// <summary>A job's place in claim order: (-priority, scheduled_at, id), ascending.</summary>
 internal readonly record struct ClaimCursor(int NegatedPriority, DateTime ScheduledAt, long Id) : IComparable<ClaimCursor>

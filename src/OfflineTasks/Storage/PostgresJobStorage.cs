@@ -14,8 +14,11 @@ namespace OfflineTasks.Storage;
 public sealed partial class PostgresJobStorage
 {
     private const int CopyThreshold = 64;
-    private readonly string _insert, _nextIds, _copyIn, _notify, _claim, _claimAfter, _complete, _registerServer, _heartbeat, _unregisterServer,
+    private readonly string _insert, _nextIds, _copyIn, _notify, _complete, _registerServer, _heartbeat, _unregisterServer,
         _rescue, _promote, _prune, _delete, _get, _countByState;
+
+    // Indexed by (after a cursor ? 1 : 0) + (capped ? 2 : 0).
+    private readonly string[] _claims;
 
     /// <summary>Creates the storage over <paramref name="dataSource"/> for the tables in <paramref name="schema"/>.</summary>
     /// <exception cref="ArgumentException">The schema name is not a valid lower-case identifier.</exception>
@@ -30,8 +33,7 @@ public sealed partial class PostgresJobStorage
         _nextIds = Bind(JobSql.NextIds);
         _copyIn = Bind(JobSql.CopyIn);
         _notify = JobSql.Notify;
-        _claim = Bind(JobSql.Claim);
-        _claimAfter = Bind(JobSql.ClaimAfter);
+        _claims = [Bind(JobSql.Claim(false, false)), Bind(JobSql.Claim(true, false)), Bind(JobSql.Claim(false, true)), Bind(JobSql.Claim(true, true))];
         _complete = Bind(JobSql.Complete);
         _registerServer = Bind(JobSql.RegisterServer);
         _heartbeat = Bind(JobSql.Heartbeat);
@@ -116,6 +118,7 @@ public sealed partial class PostgresJobStorage
         var args = new string[n];
         var maxAttempts = new int[n];
         var runAt = new DateTime?[n];
+        var light = new bool[n];
         var readyQueues = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < n; i++)
         {
@@ -131,6 +134,7 @@ public sealed partial class PostgresJobStorage
             maxAttempts[i] = options.MaxAttempts;
             var due = DueAt(job, now);
             runAt[i] = due?.UtcDateTime;
+            light[i] = options.Light;
             if (due is null || due <= now)
             {
                 readyQueues.Add(options.Queue);
@@ -148,6 +152,7 @@ public sealed partial class PostgresJobStorage
         insert.Parameters.Add(new NpgsqlParameter { Value = args, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
         insert.Parameters.Add(new NpgsqlParameter { Value = maxAttempts, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
         insert.Parameters.Add(new NpgsqlParameter { Value = runAt, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        insert.Parameters.Add(new NpgsqlParameter { Value = light, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Boolean });
         batch.BatchCommands.Add(insert);
         if (readyQueues.Count > 0)
         {
@@ -205,6 +210,8 @@ public sealed partial class PostgresJobStorage
                     {
                         await importer.WriteAsync(options.ShardKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
                     }
+
+                    await importer.WriteAsync(options.Light, NpgsqlDbType.Boolean, cancellationToken).ConfigureAwait(false);
 
                     await importer.WriteAsync(job.Type, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
                     await importer.WriteAsync(job.Method, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
@@ -285,7 +292,8 @@ public sealed partial class PostgresJobStorage
     /// held) and the claimed jobs.
     /// </summary>
     internal async Task<(int Written, List<ClaimedJob> Claimed)> WriteAndClaimAsync(
-        NpgsqlConnection connection, Guid serverId, IReadOnlyList<JobOutcome> outcomes, string? queue, int limit, ClaimCursor? after, CancellationToken cancellationToken)
+        NpgsqlConnection connection, Guid serverId, IReadOnlyList<JobOutcome> outcomes, string? queue, int limit, ClaimCursor? after, ClaimFilter filter,
+        CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(connection);
         NpgsqlBatchCommand? complete = null;
@@ -299,15 +307,24 @@ public sealed partial class PostgresJobStorage
 
         if (queue is not null && limit > 0)
         {
-            var claim = new NpgsqlBatchCommand(after is null ? _claim : _claimAfter);
+            var capped = filter.CappedShards.Length > 0;
+            var claim = new NpgsqlBatchCommand(_claims[(after is null ? 0 : 1) + (capped ? 2 : 0)]);
             claim.Parameters.Add(new NpgsqlParameter { Value = queue });
             claim.Parameters.Add(new NpgsqlParameter { Value = limit });
             claim.Parameters.Add(new NpgsqlParameter { Value = serverId });
+            claim.Parameters.Add(new NpgsqlParameter { Value = filter.ClosedShards, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            claim.Parameters.Add(new NpgsqlParameter { Value = filter.LightOnlyShards, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             if (after is { } cursor)
             {
                 claim.Parameters.Add(new NpgsqlParameter { Value = cursor.NegatedPriority });
                 claim.Parameters.Add(new NpgsqlParameter { Value = cursor.ScheduledAt, NpgsqlDbType = NpgsqlDbType.TimestampTz });
                 claim.Parameters.Add(new NpgsqlParameter { Value = cursor.Id });
+            }
+
+            if (capped)
+            {
+                claim.Parameters.Add(new NpgsqlParameter { Value = filter.CappedShards, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                claim.Parameters.Add(new NpgsqlParameter { Value = filter.Caps, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
             }
             batch.BatchCommands.Add(claim);
         }
@@ -332,7 +349,9 @@ public sealed partial class PostgresJobStorage
                     jobs.Add(new ClaimedJob(
                         reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3),
                         reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9),
-                        new ClaimCursor(reader.GetInt32(10), reader.GetDateTime(11), reader.GetInt64(0))));
+                        new ClaimCursor(reader.GetInt32(10), reader.GetDateTime(11), reader.GetInt64(0)),
+                        reader.GetBoolean(12),
+                        reader.IsDBNull(13) ? null : reader.GetFieldValue<DateTimeOffset>(13)));
                 }
             }
             while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));

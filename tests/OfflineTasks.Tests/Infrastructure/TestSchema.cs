@@ -6,7 +6,7 @@ using OfflineTasks.Storage;
 namespace OfflineTasks.Tests.Infrastructure;
 
 /// <summary>A migrated schema of its own for one test class (River's habit), dropped afterwards.</summary>
-public sealed class TestSchema : IAsyncLifetime
+public sealed class TestSchema : IAsyncLifetime, IAsyncDisposable
 {
     public TestSchema() : this(SharedPostgres.Instance) { }
 
@@ -30,6 +30,8 @@ public sealed class TestSchema : IAsyncLifetime
     public IBackgroundJobClient Client { get; }
 
     public async Task InitializeAsync() => await new Migrator(DataSource, Name).MigrateAsync();
+
+    ValueTask IAsyncDisposable.DisposeAsync() => new(DisposeAsync());
 
     public async Task DisposeAsync()
     {

@@ -31,13 +31,18 @@ public sealed class WorkerProcess : IDisposable
 
     public int Pid => _process.Id;
 
-    public static async Task<WorkerProcess> StartAsync(TestSchema schema, int slots, TimeSpan lease)
+    public static async Task<WorkerProcess> StartAsync(TestSchema schema, int slots, TimeSpan lease, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "OfflineTasks.TestWorker.dll");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { dll, schema.Server.ConnectionString, schema.Name, slots.ToString(), ((int)lease.TotalMilliseconds).ToString() })
         {
             info.ArgumentList.Add(a);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
         }
 
         var worker = new WorkerProcess(Process.Start(info)!);

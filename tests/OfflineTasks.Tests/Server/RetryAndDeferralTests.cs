@@ -87,15 +87,15 @@ public class RetryAndDeferralTests(TestSchema schema) : IClassFixture<TestSchema
 
         public List<string> Checked { get; } = [];
 
-        public ValueTask<GateDecision> CheckAsync(string shardKey, CancellationToken cancellationToken)
+        public ValueTask<GateDecision> CheckAsync(GateRequest request, CancellationToken cancellationToken)
         {
             lock (Checked)
             {
-                Checked.Add(shardKey);
+                Checked.Add(request.ShardKey);
             }
 
             return ValueTask.FromResult(Interlocked.Increment(ref _checks) <= closedChecks
-                ? GateDecision.Defer(TimeSpan.FromMilliseconds(50), $"shard {shardKey} closed: test says so")
+                ? GateDecision.Defer(TimeSpan.FromMilliseconds(50), $"shard {request.ShardKey} closed: test says so")
                 : GateDecision.Open);
         }
     }

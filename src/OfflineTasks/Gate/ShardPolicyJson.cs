@@ -1,0 +1,107 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+
+namespace OfflineTasks.Gate;
+
+/// <summary>The JSON stored beside a shard state: the hysteresis state (for a new leader) and the latest samples (for metrics and the dashboard).</summary>
+internal static class ShardPolicyJson
+{
+    public static string Policy(ShardPolicyState state) => Write(w =>
+    {
+        w.WriteStartObject();
+        if (state.CalmSince is { } calm)
+        {
+            w.WriteString("calm_since", calm);
+        }
+
+        if (state.Holding is { } holding)
+        {
+            w.WriteString("holding", holding);
+        }
+
+        w.WriteEndObject();
+    });
+
+    /// <summary>Rebuilds the hysteresis state of a stored shard state.</summary>
+    public static ShardPolicyState Read(ShardState state, string? policyJson)
+    {
+        DateTimeOffset? calm = null;
+        string? holding = null;
+        if (!string.IsNullOrEmpty(policyJson))
+        {
+            using var doc = JsonDocument.Parse(policyJson);
+            if (doc.RootElement.TryGetProperty("calm_since", out var c) && c.TryGetDateTimeOffset(out var at))
+            {
+                calm = at;
+            }
+
+            if (doc.RootElement.TryGetProperty("holding", out var h))
+            {
+                holding = h.GetString();
+            }
+        }
+
+        return new ShardPolicyState(state.Mode, state.Reason, state.ChangedAt, calm, holding);
+    }
+
+    public static string? Holding(string policyJson)
+    {
+        using var doc = JsonDocument.Parse(policyJson);
+        return doc.RootElement.TryGetProperty("holding", out var h) ? h.GetString() : null;
+    }
+
+    public static string Signals(IEnumerable<MasterSample> samples) => Write(w =>
+    {
+        w.WriteStartObject();
+        foreach (var sample in samples)
+        {
+            w.WriteStartObject(sample.Master.Name);
+            w.WriteString("sampled_at", sample.SampledAt);
+            w.WriteNumber("probe_seconds", sample.Duration.TotalSeconds);
+            w.WriteBoolean("reachable", sample.Status is not null);
+            if (sample.Status is { } s)
+            {
+                w.WriteNumber("threads_connected", s.ThreadsConnected);
+                w.WriteNumber("max_connections", s.MaxConnections);
+                if (sample.ConnectionsRatio is { } ratio)
+                {
+                    w.WriteNumber("connections_ratio", Math.Round(ratio, 4));
+                }
+
+                w.WriteNumber("threads_running", s.ThreadsRunning);
+                w.WriteBoolean("read_only", s.ReadOnly);
+                w.WriteBoolean("io_running", s.Replication.Count > 0 && s.Replication.All(c => c.IoRunning));
+                w.WriteBoolean("sql_running", s.Replication.Count > 0 && s.Replication.All(c => c.SqlRunning));
+                if (sample.LagSeconds is { } lag)
+                {
+                    w.WriteNumber("lag_seconds", lag);
+                }
+                else
+                {
+                    w.WriteNull("lag_seconds");
+                }
+            }
+            else
+            {
+                w.WriteString("failure", sample.Failure?.ToString());
+                w.WriteString("error", sample.Error);
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndObject();
+    });
+
+    private static string Write(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            write(writer);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+}

@@ -1,0 +1,316 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OfflineTasks.Gate.MySql;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+
+namespace OfflineTasks.Gate;
+
+/// <summary>
+/// Probes every master of every shard once per <see cref="GateOptions.ProbeInterval"/> and writes each shard's
+/// state for the whole fleet. Every worker process runs one, but only the holder of the fleet's <c>prober</c> role
+/// (a lease in PostgreSQL) probes, so the load on MySQL does not grow with processes or slots; when the holder
+/// dies, another process takes over once the lease has expired.
+/// </summary>
+internal sealed class ShardProber : IHostedService, IAsyncDisposable
+{
+    internal const string Role = "prober";
+    private readonly IShardStateStore _store;
+    private readonly GateSettingsMonitor _settings;
+    private readonly IMySqlStatusClientFactory _clients;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ShardProber> _logger;
+    private readonly Dictionary<string, Probe> _probes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ShardPolicyState> _states = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
+    private GateSettings? _probesBuiltFor;
+    private int _stopped;
+    private Task _loop = Task.CompletedTask;
+    private bool _leading;
+
+    public ShardProber(IShardStateStore store, GateSettingsMonitor settings, IMySqlStatusClientFactory clients, TimeProvider time, ILogger<ShardProber> logger)
+    {
+        _store = store;
+        _settings = settings;
+        _clients = clients;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>This process's identity in the leader table.</summary>
+    public Guid Id { get; } = Guid.NewGuid();
+
+    /// <summary>Whether this process probes for the fleet right now.</summary>
+    public bool IsLeading => Volatile.Read(ref _leading);
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        if (_leading)
+        {
+            _leading = false;
+            try
+            {
+                // Hand the role over at once rather than after the lease.
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), _time);
+                await _store.ResignAsync(Role, Id, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning("Could not give up the prober role; another process takes it over when its lease expires: {Error}", e.Message);
+            }
+        }
+
+        await CloseProbesAsync().ConfigureAwait(false);
+    }
+
+    // The container may dispose this twice (it is registered as itself and as a hosted service).
+    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None).ConfigureAwait(false);
+
+    private async Task RunAsync(CancellationToken stopping)
+    {
+        var name = $"{Environment.MachineName}:{Environment.ProcessId}";
+        while (!stopping.IsCancellationRequested)
+        {
+            var settings = _settings.Current;
+            var started = _time.GetTimestamp();
+            try
+            {
+                await RoundAsync(settings, name, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning("Probe round failed; shard states go stale (and close) if this lasts {StaleAfter}: {Error}", settings.StaleAfter, e.Message);
+            }
+
+            var wait = settings.ProbeInterval - _time.GetElapsedTime(started);
+            if (wait > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(wait, _time, stopping).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task RoundAsync(GateSettings settings, string name, CancellationToken stopping)
+    {
+        if (settings.Shards.Count == 0)
+        {
+            return;
+        }
+
+        var lead = await _store.TryLeadAsync(Role, Id, name, settings.LeaderLease, stopping).ConfigureAwait(false);
+        if (lead is null)
+        {
+            if (_leading)
+            {
+                _logger.LogWarning("Lost the prober role to another process");
+                _leading = false;
+            }
+
+            await CloseProbesAsync().ConfigureAwait(false);
+            return;
+        }
+
+        if (lead == true || !_leading)
+        {
+            // Carry on the hysteresis where the previous prober left it.
+            _states.Clear();
+            var stored = await _store.ReadStatesAsync(stopping).ConfigureAwait(false);
+            foreach (var state in stored.States)
+            {
+                _states[state.Shard] = ShardPolicyJson.Read(state, stored.Policies.GetValueOrDefault(state.Shard));
+            }
+
+            _leading = true;
+            _logger.LogInformation("This process now probes the fleet's {Count} shards ({Shards})", settings.Shards.Count, string.Join(", ", settings.Shards.Keys));
+        }
+
+        await EnsureProbesAsync(settings).ConfigureAwait(false);
+        var samples = await Task.WhenAll(_probes.Values.Select(p => p.RunAsync(_time, stopping))).ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+
+        var writes = new List<ShardStateWrite>(settings.Shards.Count);
+        var events = new List<ShardEvent>();
+        var announce = false;
+        foreach (var shard in settings.Shards.Values)
+        {
+            var mine = samples.Where(s => s.Master.Shard == shard.Name).ToList();
+            var previous = _states.GetValueOrDefault(shard.Name);
+            var next = previous is null
+                ? ShardPolicy.Evaluate(new ShardPolicyState(ShardMode.Open, "first probe: no signal at its high-water mark", now, null, null), shard, mine, now)
+                : ShardPolicy.Evaluate(previous, shard, mine, now);
+            _states[shard.Name] = next;
+            if (previous is null || previous.Mode != next.Mode)
+            {
+                events.Add(new ShardEvent(0, shard.Name, now, previous?.Mode, next.Mode, next.Reason));
+                Log(shard.Name, previous?.Mode, next);
+            }
+
+            int? limit = next.Mode == ShardMode.Open ? settings.Ramp.LimitAt(now - next.ChangedAt) : null;
+            if (previous is not null && previous.Mode == ShardMode.Open && next.Mode == ShardMode.Open)
+            {
+                var before = settings.Ramp.LimitAt(now - settings.ProbeInterval - next.ChangedAt);
+                announce |= before != limit;
+            }
+
+            writes.Add(new ShardStateWrite(shard.Name, next.Mode, next.Reason, next.ChangedAt, limit, ShardPolicyJson.Signals(mine), ShardPolicyJson.Policy(next)));
+        }
+
+        if (!await _store.WriteStatesAsync(Role, Id, settings.LeaderLease, writes, events, announce, stopping).ConfigureAwait(false))
+        {
+            _logger.LogWarning("Lost the prober role while probing (paused past the lease?); this round's states were not written");
+            _leading = false;
+        }
+    }
+
+    private void Log(string shard, ShardMode? from, ShardPolicyState next)
+    {
+        switch (next.Mode)
+        {
+            case ShardMode.Closed:
+                _logger.LogWarning("Shard {Shard} closed: {Reason}", shard, next.Reason);
+                break;
+            case ShardMode.LightOnly:
+                _logger.LogWarning("Shard {Shard} open for light jobs only: {Reason}", shard, next.Reason);
+                break;
+            default:
+                _logger.LogInformation("Shard {Shard} {What}: {Reason}", shard, from is null ? "open" : "reopened", next.Reason);
+                break;
+        }
+    }
+
+    private async Task EnsureProbesAsync(GateSettings settings)
+    {
+        if (ReferenceEquals(settings, _probesBuiltFor))
+        {
+            return;
+        }
+
+        await CloseProbesAsync().ConfigureAwait(false);
+        foreach (var shard in settings.Shards.Values)
+        {
+            foreach (var master in shard.Masters)
+            {
+                _probes[master.Name] = new Probe(master, _clients.Create(master), settings, _time);
+            }
+        }
+
+        foreach (var gone in _states.Keys.Where(k => !settings.Shards.ContainsKey(k)).ToList())
+        {
+            _states.Remove(gone);
+        }
+
+        _probesBuiltFor = settings;
+    }
+
+    private async Task CloseProbesAsync()
+    {
+        foreach (var probe in _probes.Values)
+        {
+            await probe.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _probes.Clear();
+        _probesBuiltFor = null;
+    }
+
+    /// <summary>One master's client behind a timeout and a circuit breaker: a hung server costs at most the timeout, and a dead one is not hammered.</summary>
+    private sealed class Probe : IAsyncDisposable
+    {
+        private readonly MySqlEndpoint _master;
+        private readonly IMySqlStatusClient _client;
+        private readonly ResiliencePipeline<MySqlServerStatus> _pipeline;
+        private MasterSample? _lastFailure;
+
+        public Probe(MySqlEndpoint master, IMySqlStatusClient client, GateSettings settings, TimeProvider time)
+        {
+            _master = master;
+            _client = client;
+            var pause = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(500).Ticks, settings.ProbeInterval.Ticks * 2));
+            _pipeline = new ResiliencePipelineBuilder<MySqlServerStatus> { TimeProvider = time }
+                .AddCircuitBreaker(new CircuitBreakerStrategyOptions<MySqlServerStatus>
+                {
+                    FailureRatio = 1.0,
+                    MinimumThroughput = 3,
+                    SamplingDuration = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, settings.ProbeInterval.Ticks * 5)),
+                    BreakDuration = pause,
+                    ShouldHandle = new PredicateBuilder<MySqlServerStatus>().Handle<MySqlStatusException>().Handle<TimeoutRejectedException>(),
+                })
+                .AddTimeout(settings.ProbeTimeout)
+                .Build();
+        }
+
+        public async Task<MasterSample> RunAsync(TimeProvider time, CancellationToken stopping)
+        {
+            var at = time.GetUtcNow();
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                var status = await _pipeline.ExecuteAsync(static async (client, ct) => await client.ReadStatusAsync(ct).ConfigureAwait(false), _client, stopping)
+                    .ConfigureAwait(false);
+                _lastFailure = null;
+                return MasterSample.Read(_master, at, Stopwatch.GetElapsedTime(started), status);
+            }
+            catch (MySqlStatusException e)
+            {
+                return Failed(MasterSample.Failed(_master, at, Stopwatch.GetElapsedTime(started), e.Failure, e.Message, e.ErrorCode));
+            }
+            catch (TimeoutRejectedException e)
+            {
+                return Failed(MasterSample.Failed(_master, at, Stopwatch.GetElapsedTime(started), MySqlStatusFailure.Timeout,
+                    $"{_master}: no answer within the probe timeout of {e.Timeout.TotalSeconds:0.###} s"));
+            }
+            catch (BrokenCircuitException)
+            {
+                // Not probed this round: the last failure still stands.
+                var last = _lastFailure;
+                return MasterSample.Failed(_master, at, TimeSpan.Zero, last?.Failure ?? MySqlStatusFailure.Other,
+                    (last?.Error ?? $"{_master}: failing") + " (probing paused by the circuit breaker)", last?.ErrorCode);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
+            {
+                return Failed(MasterSample.Failed(_master, at, Stopwatch.GetElapsedTime(started), MySqlStatusFailure.Other, $"{_master}: {e.Message}"));
+            }
+        }
+
+        private MasterSample Failed(MasterSample sample)
+        {
+            _lastFailure = sample;
+            return sample;
+        }
+
+        public ValueTask DisposeAsync() => _client.DisposeAsync();
+    }
+}

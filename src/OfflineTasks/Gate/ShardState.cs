@@ -1,0 +1,31 @@
+namespace OfflineTasks.Gate;
+
+/// <summary>A shard's gate state as the prober last wrote it (read through <c>PostgresJobStorage.GetShardStatesAsync</c>).</summary>
+/// <param name="Shard">The shard's name (its jobs' shard key).</param>
+/// <param name="Mode">Open, closed, or open for light jobs only.</param>
+/// <param name="Reason">Why the shard entered <paramref name="Mode"/>: signal, value, threshold, master and sample age.</param>
+/// <param name="ChangedAt">When it entered <paramref name="Mode"/>.</param>
+/// <param name="ConcurrencyLimit">While reopening (the ramp): how many of its jobs may run at once in the fleet; null for no limit.</param>
+/// <param name="Holding">While not open: what still holds it (e.g. a signal between its marks); null otherwise.</param>
+/// <param name="Signals">The latest sample of each master, as JSON (<c>{"users-1a": {"threads_connected": 12, ...}, ...}</c>).</param>
+/// <param name="UpdatedAt">When the prober last wrote the row (database time).</param>
+/// <param name="Age">How old the row was when read; a row older than <c>GateOptions.StaleAfter</c> counts as closed.</param>
+public sealed record ShardState(
+    string Shard,
+    ShardMode Mode,
+    string Reason,
+    DateTimeOffset ChangedAt,
+    int? ConcurrencyLimit,
+    string? Holding,
+    string Signals,
+    DateTimeOffset UpdatedAt,
+    TimeSpan Age);
+
+/// <summary>One change of a shard's mode, from the shard state log (<c>PostgresJobStorage.GetShardEventsAsync</c>).</summary>
+/// <param name="Id">Increasing id.</param>
+/// <param name="Shard">The shard.</param>
+/// <param name="At">When (database time).</param>
+/// <param name="From">The mode before; null for the first state of a shard.</param>
+/// <param name="To">The mode after.</param>
+/// <param name="Reason">Why: signal, value, threshold, master and sample age.</param>
+public sealed record ShardEvent(long Id, string Shard, DateTimeOffset At, ShardMode? From, ShardMode To, string Reason);

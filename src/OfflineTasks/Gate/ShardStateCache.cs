@@ -1,0 +1,147 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OfflineTasks.Server;
+using OfflineTasks.Storage;
+
+namespace OfflineTasks.Gate;
+
+/// <summary>
+/// This process's copy of the fleet's shard states: read from PostgreSQL when the prober announces a change
+/// (LISTEN) and at least once per probe interval, so a worker learns of a closed shard within moments.
+/// </summary>
+internal sealed class ShardStateCache : IHostedService, IAsyncDisposable
+{
+    private readonly IShardStateStore _store;
+    private readonly PostgresJobStorage _storage;
+    private readonly GateSettingsMonitor _settings;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ShardStateCache> _logger;
+    private readonly Internal.AsyncSignal _wake;
+    private readonly CancellationTokenSource _stopping = new();
+    private int _stopped;
+    private Task _loops = Task.CompletedTask;
+    private View _view;
+
+    private readonly PostgresStorageOptions _storageOptions;
+    private readonly ILoggerFactory _loggers;
+
+    public ShardStateCache(PostgresJobStorage storage, GateSettingsMonitor settings, TimeProvider time, Microsoft.Extensions.Options.IOptions<PostgresStorageOptions> storageOptions,
+        ILoggerFactory loggers)
+    {
+        _storage = storage;
+        _store = storage;
+        _settings = settings;
+        _time = time;
+        _storageOptions = storageOptions.Value;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<ShardStateCache>();
+        _wake = new Internal.AsyncSignal(time);
+        _view = new View(new Dictionary<string, ShardState>(StringComparer.Ordinal), 1, time.GetTimestamp(), false);
+    }
+
+    /// <summary>The states as last read, when (a <see cref="TimeProvider"/> timestamp), and whether a read has succeeded yet.</summary>
+    public View Current => Volatile.Read(ref _view);
+
+    /// <summary>Raised when a shard's mode or concurrency limit changed.</summary>
+    public event Action? Changed;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_storageOptions.MigrateOnStart)
+        {
+            // The gate may start before the worker server; both migrate (idempotent, under an advisory lock).
+            await new Migrator(_storage.DataSource, _storage.Schema, _loggers.CreateLogger<Migrator>()).MigrateAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogWarning("Could not read the shard states yet; every shard counts as closed until they are read: {Error}", e.Message);
+        }
+
+        var stopping = _stopping.Token;
+        var listener = new NotificationListener(_storage, _store.ShardStateChannel,
+            ServerResilience.RetryForever("Listening for shard state changes", _time, _logger), _wake.Set, _logger);
+        _loops = Task.WhenAll(
+            Task.Run(() => listener.RunAsync(stopping), CancellationToken.None),
+            Task.Run(() => RefreshLoopAsync(stopping), CancellationToken.None));
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loops.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    // The container may dispose this twice (it is registered as itself and as a hosted service).
+    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None).ConfigureAwait(false);
+
+    private async Task RefreshLoopAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                _wake.Reset();
+                await RefreshAsync(stopping).ConfigureAwait(false);
+                await _wake.WaitAsync(_settings.Current.ProbeInterval, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning("Reading the shard states failed; they go stale (and count as closed) after {StaleAfter}: {Error}",
+                    _settings.Current.StaleAfter, e.Message);
+                try
+                {
+                    await Task.Delay(_settings.Current.ProbeInterval, _time, stopping).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task RefreshAsync(CancellationToken cancellationToken) =>
+        Apply(await _store.ReadStatesAsync(cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Takes <paramref name="snapshot"/> as the current states (read just now).</summary>
+    internal void Apply(ShardStateSnapshot snapshot)
+    {
+        var states = snapshot.States.ToDictionary(s => s.Shard, StringComparer.Ordinal);
+        var previous = Current;
+        var view = new View(states, snapshot.LiveServers, _time.GetTimestamp(), true);
+        Volatile.Write(ref _view, view);
+        var changed = !previous.Loaded || states.Count != previous.States.Count || states.Values.Any(s =>
+            !previous.States.TryGetValue(s.Shard, out var p) || p.Mode != s.Mode || p.ConcurrencyLimit != s.ConcurrencyLimit || p.ChangedAt != s.ChangedAt);
+        if (changed)
+        {
+            Changed?.Invoke();
+        }
+    }
+
+    /// <summary>One read of the shard states.</summary>
+    /// <param name="States">By shard.</param>
+    /// <param name="LiveServers">Worker servers with a live lease.</param>
+    /// <param name="ReadAt">When they were read (<see cref="TimeProvider.GetTimestamp"/>).</param>
+    /// <param name="Loaded">False until the first successful read.</param>
+    internal sealed record View(IReadOnlyDictionary<string, ShardState> States, int LiveServers, long ReadAt, bool Loaded);
+}

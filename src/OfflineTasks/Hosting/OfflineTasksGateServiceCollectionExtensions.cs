@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OfflineTasks.Gate;
+using OfflineTasks.Gate.MySql;
+using OfflineTasks.Server;
+using OfflineTasks.Storage;
+
+namespace OfflineTasks.Hosting;
+
+/// <summary>Registers the load-feedback gate in a DI container.</summary>
+public static class OfflineTasksGateServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the load-feedback gate: the shard prober (one per fleet, by leadership in PostgreSQL), this process's
+    /// copy of the shard states, and the gate the worker server consults at claim time and before each job with a
+    /// shard key. Options are bound from <c>OfflineTasks:Gate</c> of <paramref name="configuration"/> (when given; its
+    /// reloads take effect without a restart) and then <paramref name="configure"/>, and validated at start.
+    /// MySQL status is read through MariaDB Connector/C (<c>libmariadb.so.3</c>) unless an
+    /// <see cref="IMySqlStatusClientFactory"/> is registered first (e.g. <see cref="DbDataSourceStatusClientFactory"/>).
+    /// Call <see cref="OfflineTasksServiceCollectionExtensions.AddOfflineTasks"/> and <c>AddOfflineTasksServer</c> too.
+    /// </summary>
+    public static IServiceCollection AddOfflineTasksGate(this IServiceCollection services, IConfiguration? configuration = null, Action<GateOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<GateOptions>();
+        if (configuration is not null)
+        {
+            options.Bind(configuration.GetSection(GateOptions.SectionName));
+        }
+
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GateOptions>, GateOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IMySqlStatusClientFactory>(_ => new MariaDbStatusClientFactory());
+        services.TryAddSingleton(sp => new GateSettingsMonitor(
+            sp.GetRequiredService<IOptions<GateOptions>>(), configuration, configure, sp.GetRequiredService<ILogger<GateSettingsMonitor>>()));
+        services.TryAddSingleton(sp => new ShardStateCache(
+            sp.GetRequiredService<PostgresJobStorage>(), sp.GetRequiredService<GateSettingsMonitor>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IOptions<PostgresStorageOptions>>(), sp.GetRequiredService<ILoggerFactory>()));
+        services.TryAddSingleton(sp => new ShardProber(
+            sp.GetRequiredService<PostgresJobStorage>(), sp.GetRequiredService<GateSettingsMonitor>(), sp.GetRequiredService<IMySqlStatusClientFactory>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ShardProber>>()));
+        services.TryAddSingleton<ShardGate>();
+        services.TryAddSingleton<IJobGate>(sp => sp.GetRequiredService<ShardGate>());
+        services.TryAddSingleton<IClaimFilterProvider>(sp => sp.GetRequiredService<ShardGate>());
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ShardStateCache>());
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ShardProber>());
+        return services;
+    }
+}

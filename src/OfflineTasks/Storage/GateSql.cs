@@ -1,0 +1,59 @@
+namespace OfflineTasks.Storage;
+
+/// <summary>Every statement on the gate's tables (shard_state, shard_event, leader). <c>{s}</c> stands for the schema.</summary>
+internal static class GateSql
+{
+    // Takes a role, or renews it for its holder. Returns a row only to the holder; 'acquired' is true when the
+    // role changed hands in this statement.
+    public const string TryLead = """
+        INSERT INTO {s}.leader AS l (role, holder, holder_name, expires_at) VALUES ($1, $2, $3, now() + $4)
+        ON CONFLICT (role) DO UPDATE
+            SET holder = EXCLUDED.holder, holder_name = EXCLUDED.holder_name, expires_at = EXCLUDED.expires_at,
+                acquired_at = CASE WHEN l.holder = EXCLUDED.holder THEN l.acquired_at ELSE now() END
+            WHERE l.holder = EXCLUDED.holder OR l.expires_at < now()
+        RETURNING acquired_at = now() AS acquired
+        """;
+
+    public const string Resign = "DELETE FROM {s}.leader WHERE role = $1 AND holder = $2";
+
+    public const string ReadStates = """
+        SELECT shard, mode, reason, changed_at, concurrency_limit, signals::text, policy::text, updated_at, now() - updated_at,
+               (SELECT count(*) FROM {s}.server WHERE lease_expires_at > now())
+        FROM {s}.shard_state ORDER BY shard
+        """;
+
+    // The prober's write of one probe round, all or nothing, and only while it still holds the role: a prober that
+    // was paused past its lease must not overwrite its successor's states.
+    public const string RenewForWrite = "UPDATE {s}.leader SET expires_at = now() + $3 WHERE role = $1 AND holder = $2 AND expires_at > now()";
+
+    public const string WriteStates = """
+        INSERT INTO {s}.shard_state AS st (shard, mode, reason, changed_at, concurrency_limit, signals, policy, updated_at)
+        SELECT u.shard, u.mode, u.reason, u.changed_at, u.concurrency_limit, u.signals, u.policy, now()
+        FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::integer[], $8::jsonb[], $9::jsonb[])
+             AS u(shard, mode, reason, changed_at, concurrency_limit, signals, policy)
+        WHERE EXISTS (SELECT 1 FROM {s}.leader WHERE role = $1 AND holder = $2 AND expires_at > now())
+        ON CONFLICT (shard) DO UPDATE
+            SET mode = EXCLUDED.mode, reason = EXCLUDED.reason, changed_at = EXCLUDED.changed_at,
+                concurrency_limit = EXCLUDED.concurrency_limit, signals = EXCLUDED.signals, policy = EXCLUDED.policy, updated_at = now()
+        """;
+
+    // Shards removed from the configuration.
+    public const string DeleteOtherStates = """
+        DELETE FROM {s}.shard_state
+        WHERE shard <> ALL($3::text[]) AND EXISTS (SELECT 1 FROM {s}.leader WHERE role = $1 AND holder = $2 AND expires_at > now())
+        """;
+
+    public const string InsertEvents = """
+        INSERT INTO {s}.shard_event (shard, from_mode, to_mode, reason)
+        SELECT u.shard, u.from_mode, u.to_mode, u.reason
+        FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS u(shard, from_mode, to_mode, reason)
+        WHERE EXISTS (SELECT 1 FROM {s}.leader WHERE role = $1 AND holder = $2 AND expires_at > now())
+        """;
+
+    public const string ReadEvents = """
+        SELECT id, shard, at, from_mode, to_mode, reason FROM {s}.shard_event
+        WHERE $1::text IS NULL OR shard = $1
+        ORDER BY id DESC
+        LIMIT $2
+        """;
+}

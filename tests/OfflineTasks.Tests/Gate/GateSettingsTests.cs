@@ -1,0 +1,106 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using OfflineTasks.Gate;
+
+namespace OfflineTasks.Tests.Gate;
+
+public sealed class GateSettingsTests
+{
+    private static GateOptions Valid() => new()
+    {
+        Shards = new Dictionary<string, ShardOptions>
+        {
+            ["users-1"] = new()
+            {
+                Masters = [new MasterOptions { Port = 3306, User = "probe" }, new MasterOptions { Port = 3307, User = "probe", PasswordEnvironmentVariable = "TEST_PROBE_PASSWORD" }],
+                Thresholds = new ShardThresholdOverrides { ThreadsRunning = new Watermark { High = 100, Low = 50 } },
+            },
+        },
+    };
+
+    private static (GateSettings? Settings, IReadOnlyList<string> Errors) Resolve(GateOptions options) =>
+        GateSettings.Resolve(options, name => name == "TEST_PROBE_PASSWORD" ? "secret" : null);
+
+    [Fact]
+    public void Resolves_defaults_overrides_master_names_and_passwords_from_the_environment()
+    {
+        var (settings, errors) = Resolve(Valid());
+
+        Assert.Empty(errors);
+        var shard = settings!.Shards["users-1"];
+        Assert.Equal(["users-1a", "users-1b"], shard.Masters.Select(m => m.Name));
+        Assert.Equal("secret", shard.Masters[1].Password);
+        Assert.Equal(new Mark(100, 50), shard.Thresholds.ThreadsRunning);
+        Assert.Equal(new Mark(0.80, 0.60), shard.Thresholds.ConnectionsRatio);
+        Assert.Equal(TimeSpan.FromSeconds(5), shard.HoldTime);
+        Assert.DoesNotContain("secret", shard.Masters[1].ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rejects_low_water_at_or_above_high_water_naming_the_key_and_values()
+    {
+        var options = Valid();
+        options.Shards["users-1"].Thresholds!.ThreadsRunning = new Watermark { High = 20, Low = 20 };
+        options.Thresholds.ConnectionsRatio = new Watermark { High = 0.5, Low = 0.7 };
+
+        var (_, errors) = Resolve(options);
+
+        Assert.Contains("OfflineTasks:Gate:Shards:users-1:Thresholds:ThreadsRunning = High 20, Low 20 is invalid: the low-water mark must be below the high-water mark.", errors);
+        Assert.Contains("OfflineTasks:Gate:Thresholds:ConnectionsRatio = High 0.5, Low 0.7 is invalid: the low-water mark must be below the high-water mark.", errors);
+    }
+
+    [Fact]
+    public void Rejects_a_shard_without_two_masters_a_missing_password_variable_and_non_positive_intervals()
+    {
+        var options = Valid();
+        options.Shards["orders-1"] = new ShardOptions { Masters = [new MasterOptions { User = "probe" }] };
+        options.Shards["users-1"].Masters[1].PasswordEnvironmentVariable = "NOT_SET_ANYWHERE";
+        options.ProbeInterval = TimeSpan.Zero;
+
+        var (settings, errors) = Resolve(options);
+
+        Assert.Null(settings);
+        Assert.Contains("OfflineTasks:Gate:Shards:orders-1:Masters has 1 masters: a shard is a master-master pair and needs exactly 2.", errors);
+        Assert.Contains("OfflineTasks:Gate:Shards:users-1:Masters:1:PasswordEnvironmentVariable = NOT_SET_ANYWHERE is invalid: the environment variable NOT_SET_ANYWHERE is not set.", errors);
+        Assert.Contains(errors, e => e.StartsWith("OfflineTasks:Gate:ProbeInterval = 00:00:00 is invalid", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_valid_reload_takes_effect_and_an_invalid_one_keeps_the_previous_settings()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"gate-{Guid.NewGuid():N}.json");
+        try
+        {
+            File.WriteAllText(file, Json(holdSeconds: 5, low: 20));
+            var configuration = new ConfigurationBuilder().AddJsonFile(file, optional: false, reloadOnChange: false).Build();
+            var options = new GateOptions();
+            configuration.GetSection(GateOptions.SectionName).Bind(options);
+            using var monitor = new GateSettingsMonitor(Options.Create(options), configuration, null, NullLogger<GateSettingsMonitor>.Instance, _ => null);
+            Assert.Equal(TimeSpan.FromSeconds(5), monitor.Current.Shards["users-1"].HoldTime);
+
+            File.WriteAllText(file, Json(holdSeconds: 9, low: 20));
+            configuration.Reload();
+            Assert.Equal(TimeSpan.FromSeconds(9), monitor.Current.Shards["users-1"].HoldTime);
+
+            File.WriteAllText(file, Json(holdSeconds: 2, low: 50));
+            configuration.Reload();
+            Assert.Equal(TimeSpan.FromSeconds(9), monitor.Current.Shards["users-1"].HoldTime);
+            var errors = monitor.Reload();
+            Assert.Contains(errors, e => e.Contains("ThreadsRunning = High 40, Low 50 is invalid", StringComparison.Ordinal));
+            Assert.Equal(TimeSpan.FromSeconds(9), monitor.Current.Shards["users-1"].HoldTime);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static string Json(int holdSeconds, int low) => $$"""
+        { "OfflineTasks": { "Gate": {
+            "HoldTime": "00:00:0{{holdSeconds}}",
+            "Thresholds": { "ThreadsRunning": { "High": 40, "Low": {{low}} } },
+            "Shards": { "users-1": { "Masters": [ { "Port": 3306, "User": "probe" }, { "Port": 3307, "User": "probe" } ] } }
+        } } }
+        """;
+}
