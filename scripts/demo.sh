@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
-# Sets up and runs the main job: starts a local PostgreSQL of the project's own (.local/pg, port 54329),
-# runs the worker server with example jobs enqueued (OfflineTasks.Host demo), then stops the server it started.
+# Sets up and runs the main job on local servers the project starts itself: a PostgreSQL (.local/pg, port 54329)
+# for the queue and a MariaDB master-master pair (.local/demo-mariadb, ports 54341/54342) as shard users-1.
+# The worker server runs example jobs, then the demo stops replication on one master to show the shard closing
+# and its jobs waiting, and starts it again to show them run. Stops both servers afterwards.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
 "$repo/scripts/setup.sh"
+pair="$repo/.local/demo-mariadb"
+stop() {
+  "$repo/scripts/mariadb-local.sh" stop "$pair" || true
+  "$repo/scripts/pg-local.sh" stop || true
+}
+trap stop EXIT
 connection=$("$repo/scripts/pg-local.sh" start)
-trap '"$repo/scripts/pg-local.sh" stop' EXIT
-OfflineTasks__ConnectionString="$connection" dotnet run --project src/OfflineTasks.Host -c Release -- demo "$@"
+"$repo/scripts/mariadb-local.sh" start "$pair" 54341 54342 >/dev/null
+
+shard=OfflineTasks__Gate__Shards__users-1__Masters
+env OfflineTasks__ConnectionString="$connection" \
+  "${shard}__0__Port=54341" "${shard}__0__User=probe" "${shard}__0__PasswordEnvironmentVariable=OFFLINETASKS_DEMO_PROBE_PASSWORD" \
+  "${shard}__1__Port=54342" "${shard}__1__User=probe" "${shard}__1__PasswordEnvironmentVariable=OFFLINETASKS_DEMO_PROBE_PASSWORD" \
+  OFFLINETASKS_DEMO_PROBE_PASSWORD=probe-pass \
+  Demo__MariaDbScript="$repo/scripts/mariadb-local.sh" Demo__MariaDbPair="$pair" \
+  dotnet run --project src/OfflineTasks.Host -c Release -- demo "$@"

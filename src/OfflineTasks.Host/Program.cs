@@ -26,11 +26,16 @@ if (command == "demo")
         // Short backoff so the demo's flaky job visibly retries within seconds.
         ["OfflineTasks:Server:RetryBaseDelay"] = "00:00:01",
         ["OfflineTasks:Server:ShutdownTimeout"] = "00:00:05",
+        // A quick gate, so the demo's shard closes and reopens within seconds.
+        ["OfflineTasks:Gate:ProbeInterval"] = "00:00:00.5",
+        ["OfflineTasks:Gate:HoldTime"] = "00:00:02",
+        ["OfflineTasks:Gate:Ramp:Duration"] = "00:00:02",
     });
 }
 
 builder.Services.AddOfflineTasks(builder.Configuration);
 builder.Services.AddOfflineTasksServer(builder.Configuration);
+builder.Services.AddOfflineTasksGate(builder.Configuration);
 builder.Services.AddTransient<IPhotoIndexer, PhotoIndexer>();
 
 try

@@ -84,18 +84,48 @@ public class HostConfigurationTests
     }
 
     [Fact]
-    public async Task Demo_runs_every_example_job_from_every_configured_queue_to_success()
+    public async Task Demo_runs_every_example_job_and_shows_a_shard_closing_and_reopening_on_its_own_mariadb_pair()
     {
         var schema = "t_demo_" + Guid.NewGuid().ToString("N")[..8];
+        var pair = new LocalMariaDbPair("host-demo", 54431, 54432);
+        pair.Start();
+        try
+        {
+            const string shard = "OfflineTasks__Gate__Shards__users-1__Masters__";
+            var (exitCode, output) = RunHostCommand("demo",
+                ("OfflineTasks__ConnectionString", SharedPostgres.Instance.ConnectionString), ("OfflineTasks__Schema", schema),
+                (shard + "0__Port", pair.PortA.ToString(System.Globalization.CultureInfo.InvariantCulture)), (shard + "0__User", LocalMariaDbPair.ProbeUser),
+                (shard + "0__PasswordEnvironmentVariable", "DEMO_PROBE_PASSWORD"),
+                (shard + "1__Port", pair.PortB.ToString(System.Globalization.CultureInfo.InvariantCulture)), (shard + "1__User", LocalMariaDbPair.ProbeUser),
+                (shard + "1__PasswordEnvironmentVariable", "DEMO_PROBE_PASSWORD"),
+                ("DEMO_PROBE_PASSWORD", LocalMariaDbPair.ProbePassword),
+                ("Demo__MariaDbScript", Path.Combine(Repository.Root, "scripts", "mariadb-local.sh")), ("Demo__MariaDbPair", pair.Directory));
 
-        var (exitCode, output) = RunHostCommand("demo", ("OfflineTasks__ConnectionString", SharedPostgres.Instance.ConnectionString), ("OfflineTasks__Schema", schema));
+            Assert.True(exitCode == 0, output);
+            Assert.Contains("queues [critical, default]", output);
+            Assert.Contains("demo: shard users-1 closed: replication IO thread not running on users-1a", output);
+            Assert.Contains("2 s later 10 still wait, unclaimed, with no attempt used", output);
+            Assert.Contains("demo: shard users-1 reopened: every signal below its low-water mark for", output);
+            Assert.Contains("demo: all jobs succeeded", output);
+            Assert.DoesNotContain(LocalMariaDbPair.ProbePassword, output);
+        }
+        finally
+        {
+            pair.Stop();
+        }
 
-        Assert.True(exitCode == 0, output);
-        Assert.Contains("queues [critical, default]", output);
-        Assert.Contains("demo: all jobs succeeded", output);
         await using var dataSource = Npgsql.NpgsqlDataSource.Create(SharedPostgres.Instance.ConnectionString);
         await using var drop = dataSource.CreateCommand($"DROP SCHEMA {schema} CASCADE");
         await drop.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
+    public void An_invalid_gate_threshold_stops_the_host_naming_it()
+    {
+        var (exitCode, error) = RunHost(("OfflineTasks__Gate__Thresholds__ThreadsRunning__Low", "50"));
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("OfflineTasks:Gate:Thresholds:ThreadsRunning = High 40, Low 50 is invalid: the low-water mark must be below the high-water mark.", error);
     }
 
     [Fact]

@@ -30,6 +30,9 @@ public sealed class LocalMariaDbPair
 
     public string Name { get; }
 
+    /// <summary>The pair's directory, as scripts/mariadb-local.sh takes it.</summary>
+    public string Directory => _directory;
+
     public int PortA { get; }
 
     public int PortB { get; }
