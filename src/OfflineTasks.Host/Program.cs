@@ -30,12 +30,19 @@ if (command == "demo")
         ["OfflineTasks:Gate:ProbeInterval"] = "00:00:00.5",
         ["OfflineTasks:Gate:HoldTime"] = "00:00:02",
         ["OfflineTasks:Gate:Ramp:Duration"] = "00:00:02",
+        // The demo's metrics go to a free port, so it never clashes with a running worker's 9464.
+        ["OfflineTasks:Telemetry:Prometheus:Url"] = "http://127.0.0.1:0",
     });
 }
 
 builder.Services.AddOfflineTasks(builder.Configuration);
 builder.Services.AddOfflineTasksServer(builder.Configuration);
 builder.Services.AddOfflineTasksGate(builder.Configuration);
+builder.Services.AddOfflineTasksTelemetry(builder.Configuration);
+if (command != "migrate" && builder.Configuration.GetValue("OfflineTasks:Telemetry:Prometheus:Enabled", true))
+{
+    builder.Services.AddHostedService<MetricsEndpoint>();
+}
 builder.Services.AddTransient<IPhotoIndexer, PhotoIndexer>();
 
 try

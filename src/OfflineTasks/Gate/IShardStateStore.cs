@@ -1,16 +1,20 @@
 namespace OfflineTasks.Gate;
 
-/// <summary>Where the prober shares shard states with every worker, and how it holds its fleet-wide role.</summary>
-internal interface IShardStateStore
+/// <summary>Fleet-wide roles held by lease (the prober, the telemetry sampler): one holder at a time.</summary>
+internal interface ILeadership
 {
-    /// <summary>The notification channel on which a changed shard state is announced.</summary>
-    string ShardStateChannel { get; }
-
     /// <summary>Takes or renews <paramref name="role"/> for <paramref name="holder"/>. Null: someone else holds it; true: just taken over; false: renewed.</summary>
     Task<bool?> TryLeadAsync(string role, Guid holder, string holderName, TimeSpan lease, CancellationToken cancellationToken);
 
     /// <summary>Gives <paramref name="role"/> up, if <paramref name="holder"/> holds it.</summary>
     Task ResignAsync(string role, Guid holder, CancellationToken cancellationToken);
+}
+
+/// <summary>Where the prober shares shard states with every worker, and how it holds its fleet-wide role.</summary>
+internal interface IShardStateStore : ILeadership
+{
+    /// <summary>The notification channel on which a changed shard state is announced.</summary>
+    string ShardStateChannel { get; }
 
     /// <summary>Every stored shard state, with its hysteresis state and the number of live worker servers.</summary>
     Task<ShardStateSnapshot> ReadStatesAsync(CancellationToken cancellationToken);

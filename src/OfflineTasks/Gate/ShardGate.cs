@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using OfflineTasks.Server;
 using OfflineTasks.Storage;
+using OfflineTasks.Telemetry;
 
 namespace OfflineTasks.Gate;
 
@@ -17,14 +18,16 @@ internal sealed class ShardGate : IJobGate, IClaimFilterProvider
     private readonly GateSettingsMonitor _settings;
     private readonly TimeProvider _time;
     private readonly ILogger<ShardGate> _logger;
+    private readonly OfflineTasksMetrics? _metrics;
     private readonly Random _random = new();
 
-    public ShardGate(ShardStateCache cache, GateSettingsMonitor settings, TimeProvider time, ILogger<ShardGate> logger)
+    public ShardGate(ShardStateCache cache, GateSettingsMonitor settings, TimeProvider time, ILogger<ShardGate> logger, OfflineTasksMetrics? metrics = null)
     {
         _cache = cache;
         _settings = settings;
         _time = time;
         _logger = logger;
+        _metrics = metrics;
     }
 
     public event Action? Changed
@@ -36,12 +39,13 @@ internal sealed class ShardGate : IJobGate, IClaimFilterProvider
     public ValueTask<GateDecision> CheckAsync(GateRequest request, CancellationToken cancellationToken)
     {
         var settings = _settings.Current;
-        var (mode, reason, closedFor) = Assess(settings, _cache.Current, request.ShardKey);
+        var (mode, reason, closedFor, kind) = Assess(settings, _cache.Current, request.ShardKey);
         if (mode == ShardMode.Open || (mode == ShardMode.LightOnly && request.Light))
         {
             return ValueTask.FromResult(GateDecision.Open);
         }
 
+        _metrics?.JobDeferred(request.ShardKey, kind);
         var delay = Delay(settings.Deferral, closedFor);
         if (request.DeferredSince is { } since && _time.GetUtcNow() - since is var waited && waited > settings.Deferral.Deadline)
         {
@@ -62,7 +66,7 @@ internal sealed class ShardGate : IJobGate, IClaimFilterProvider
         List<int>? caps = null;
         foreach (var shard in settings.Shards.Keys)
         {
-            var (mode, _, _) = Assess(settings, view, shard);
+            var (mode, _, _, _) = Assess(settings, view, shard);
             if (mode == ShardMode.Closed)
             {
                 (closed ??= []).Add(shard);
@@ -96,23 +100,24 @@ internal sealed class ShardGate : IJobGate, IClaimFilterProvider
             : new ClaimFilter(closed?.ToArray() ?? [], lightOnly?.ToArray() ?? [], capped?.ToArray() ?? [], caps?.ToArray() ?? []);
     }
 
-    private (ShardMode Mode, string Reason, TimeSpan ClosedFor) Assess(GateSettings settings, ShardStateCache.View view, string shard)
+    /// <summary>The shard's mode as this process sees it, why, for how long, and the reason's kind (a metric tag).</summary>
+    private (ShardMode Mode, string Reason, TimeSpan ClosedFor, string Kind) Assess(GateSettings settings, ShardStateCache.View view, string shard)
     {
         if (!settings.Shards.ContainsKey(shard))
         {
-            return (ShardMode.Closed, $"shard {shard} is not configured (no {GateOptions.SectionName}:Shards:{shard}); the job waits until it is", TimeSpan.Zero);
+            return (ShardMode.Closed, $"shard {shard} is not configured (no {GateOptions.SectionName}:Shards:{shard}); the job waits until it is", TimeSpan.Zero, "not_configured");
         }
 
         if (!view.States.TryGetValue(shard, out var state))
         {
-            return (ShardMode.Closed, view.Loaded ? $"shard {shard} not probed yet" : $"shard {shard}: shard states not read yet", TimeSpan.Zero);
+            return (ShardMode.Closed, view.Loaded ? $"shard {shard} not probed yet" : $"shard {shard}: shard states not read yet", TimeSpan.Zero, "unknown");
         }
 
         var age = state.Age + _time.GetElapsedTime(view.ReadAt);
         if (age > settings.StaleAfter)
         {
             return (ShardMode.Closed, string.Create(CultureInfo.InvariantCulture,
-                $"shard {shard} state is {age.TotalSeconds:0.0} s old (over {settings.StaleAfter.TotalSeconds:0.#} s): no prober has refreshed it, so its load is unknown"), age);
+                $"shard {shard} state is {age.TotalSeconds:0.0} s old (over {settings.StaleAfter.TotalSeconds:0.#} s): no prober has refreshed it, so its load is unknown"), age, "stale");
         }
 
         var closedFor = _time.GetUtcNow() - state.ChangedAt;
@@ -122,7 +127,8 @@ internal sealed class ShardGate : IJobGate, IClaimFilterProvider
         }
 
         var what = state.Mode == ShardMode.LightOnly ? "open for light jobs only" : "closed";
-        return (state.Mode, string.Create(CultureInfo.InvariantCulture, $"shard {shard} {what} for {closedFor.TotalSeconds:0.0} s: {state.Reason}"), closedFor);
+        return (state.Mode, string.Create(CultureInfo.InvariantCulture, $"shard {shard} {what} for {closedFor.TotalSeconds:0.0} s: {state.Reason}"), closedFor,
+            state.ReasonKind.Length > 0 ? state.ReasonKind : "unknown");
     }
 
     private TimeSpan Delay(DeferralSettings deferral, TimeSpan closedFor)

@@ -9,7 +9,8 @@ namespace OfflineTasks.Gate;
 /// <param name="ChangedAt">When it entered <paramref name="Mode"/> (the prober's clock).</param>
 /// <param name="CalmSince">While not open: since when nothing has held it (every signal below low-water); null if something holds it now.</param>
 /// <param name="Holding">While not open: what holds it now; null when calm or open.</param>
-internal sealed record ShardPolicyState(ShardMode Mode, string Reason, DateTimeOffset ChangedAt, DateTimeOffset? CalmSince, string? Holding);
+/// <param name="Kind">While not open: what kind of reason closed it: <c>load</c>, <c>degraded</c> or <c>unknown</c>.</param>
+internal sealed record ShardPolicyState(ShardMode Mode, string Reason, DateTimeOffset ChangedAt, DateTimeOffset? CalmSince, string? Holding, string Kind = "");
 
 /// <summary>
 /// The gate's hysteresis: a shard closes as soon as any signal reaches its high-water mark, its status is unknown,
@@ -40,7 +41,7 @@ internal static class ShardPolicy
             var reason = string.Join("; ", hard.Select(f => f.Text));
             return previous.Mode == ShardMode.Closed
                 ? previous with { CalmSince = null, Holding = reason }
-                : new ShardPolicyState(ShardMode.Closed, reason, now, null, reason);
+                : new ShardPolicyState(ShardMode.Closed, reason, now, null, reason, KindName(hard[0].Kind));
         }
 
         if (previous.Mode == ShardMode.Open)
@@ -48,7 +49,7 @@ internal static class ShardPolicy
             if (degraded.Count > 0)
             {
                 var reason = string.Join("; ", degraded.Select(f => f.Text));
-                return new ShardPolicyState(ShardMode.LightOnly, reason + " (open for light jobs only)", now, null, reason);
+                return new ShardPolicyState(ShardMode.LightOnly, reason + " (open for light jobs only)", now, null, reason, "degraded");
             }
 
             return previous;
@@ -73,11 +74,18 @@ internal static class ShardPolicy
         {
             // Closed → light only: the load is calm but the pair is still degraded.
             var reason = string.Join("; ", degraded.Select(f => f.Text));
-            return new ShardPolicyState(ShardMode.LightOnly, $"{calm}, but {reason} (open for light jobs only)", now, null, reason);
+            return new ShardPolicyState(ShardMode.LightOnly, $"{calm}, but {reason} (open for light jobs only)", now, null, reason, "degraded");
         }
 
         return new ShardPolicyState(ShardMode.Open, calm + (previous.Mode == ShardMode.LightOnly ? " and the pair redundant again" : ""), now, null, null);
     }
+
+    private static string KindName(Kind kind) => kind switch
+    {
+        Kind.Load => "load",
+        Kind.Degraded => "degraded",
+        _ => "unknown",
+    };
 
     private static List<Finding> Assess(ShardSettings shard, IReadOnlyList<MasterSample> samples, DateTimeOffset now)
     {

@@ -20,6 +20,11 @@ internal static class ShardPolicyJson
             w.WriteString("holding", holding);
         }
 
+        if (state.Kind.Length > 0)
+        {
+            w.WriteString("kind", state.Kind);
+        }
+
         w.WriteEndObject();
     });
 
@@ -28,6 +33,7 @@ internal static class ShardPolicyJson
     {
         DateTimeOffset? calm = null;
         string? holding = null;
+        var kind = "";
         if (!string.IsNullOrEmpty(policyJson))
         {
             using var doc = JsonDocument.Parse(policyJson);
@@ -40,15 +46,22 @@ internal static class ShardPolicyJson
             {
                 holding = h.GetString();
             }
+
+            if (doc.RootElement.TryGetProperty("kind", out var k))
+            {
+                kind = k.GetString() ?? "";
+            }
         }
 
-        return new ShardPolicyState(state.Mode, state.Reason, state.ChangedAt, calm, holding);
+        return new ShardPolicyState(state.Mode, state.Reason, state.ChangedAt, calm, holding, kind);
     }
 
-    public static string? Holding(string policyJson)
+    /// <summary>What holds a stored shard state, and the kind of its reason.</summary>
+    public static (string? Holding, string Kind) Holding(string policyJson)
     {
         using var doc = JsonDocument.Parse(policyJson);
-        return doc.RootElement.TryGetProperty("holding", out var h) ? h.GetString() : null;
+        return (doc.RootElement.TryGetProperty("holding", out var h) ? h.GetString() : null,
+            doc.RootElement.TryGetProperty("kind", out var k) ? k.GetString() ?? "" : "");
     }
 
     public static string Signals(IEnumerable<MasterSample> samples) => Write(w =>

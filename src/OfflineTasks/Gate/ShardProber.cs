@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OfflineTasks.Alerts;
 using OfflineTasks.Gate.MySql;
+using OfflineTasks.Storage;
+using OfflineTasks.Telemetry;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
@@ -22,6 +25,8 @@ internal sealed class ShardProber : IHostedService, IAsyncDisposable
     private readonly IMySqlStatusClientFactory _clients;
     private readonly TimeProvider _time;
     private readonly ILogger<ShardProber> _logger;
+    private readonly OfflineTasksMetrics? _metrics;
+    private readonly OperationsNotifier? _notifier;
     private readonly Dictionary<string, Probe> _probes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ShardPolicyState> _states = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
@@ -30,13 +35,16 @@ internal sealed class ShardProber : IHostedService, IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private bool _leading;
 
-    public ShardProber(IShardStateStore store, GateSettingsMonitor settings, IMySqlStatusClientFactory clients, TimeProvider time, ILogger<ShardProber> logger)
+    public ShardProber(IShardStateStore store, GateSettingsMonitor settings, IMySqlStatusClientFactory clients, TimeProvider time, ILogger<ShardProber> logger,
+        OfflineTasksMetrics? metrics = null, OperationsNotifier? notifier = null)
     {
         _store = store;
         _settings = settings;
         _clients = clients;
         _time = time;
         _logger = logger;
+        _metrics = metrics;
+        _notifier = notifier;
     }
 
     /// <summary>This process's identity in the leader table.</summary>
@@ -160,6 +168,14 @@ internal sealed class ShardProber : IHostedService, IAsyncDisposable
         await EnsureProbesAsync(settings).ConfigureAwait(false);
         var samples = await Task.WhenAll(_probes.Values.Select(p => p.RunAsync(_time, stopping))).ConfigureAwait(false);
         var now = _time.GetUtcNow();
+        if (_metrics is not null)
+        {
+            foreach (var sample in samples.Where(s => s.Duration > TimeSpan.Zero))
+            {
+                _metrics.Probed(sample.Master.Shard, sample.Master.Name, sample.Duration, sample.Failure);
+            }
+        }
+
 
         var writes = new List<ShardStateWrite>(settings.Shards.Count);
         var events = new List<ShardEvent>();
@@ -192,6 +208,20 @@ internal sealed class ShardProber : IHostedService, IAsyncDisposable
         {
             _logger.LogWarning("Lost the prober role while probing (paused past the lease?); this round's states were not written");
             _leading = false;
+            return;
+        }
+
+        foreach (var e in events.Where(e => e.From is not null || e.To != ShardMode.Open))
+        {
+            var what = e.To switch { ShardMode.Closed => "closed", ShardMode.LightOnly => "open for light jobs only", _ => e.From is null ? "open" : "reopened" };
+            _notifier?.Post(new Notice("shard", $"Shard {e.Shard} {what}: {e.Reason}", e.At, new Dictionary<string, object?>
+            {
+                ["shard"] = e.Shard,
+                ["state"] = PostgresJobStorage.ModeName(e.To),
+                ["previous"] = e.From is { } from ? PostgresJobStorage.ModeName(from) : null,
+                ["reason"] = e.Reason,
+                ["reason_kind"] = _states.GetValueOrDefault(e.Shard)?.Kind,
+            }));
         }
     }
 

@@ -10,6 +10,7 @@ namespace OfflineTasks.Gate;
 /// <param name="Signals">The latest sample of each master, as JSON (<c>{"users-1a": {"threads_connected": 12, ...}, ...}</c>).</param>
 /// <param name="UpdatedAt">When the prober last wrote the row (database time).</param>
 /// <param name="Age">How old the row was when read; a row older than <c>GateOptions.StaleAfter</c> counts as closed.</param>
+/// <param name="ReasonKind">While not open, the kind of reason: <c>load</c> (a signal at high-water), <c>degraded</c> (the pair is not redundant) or <c>unknown</c> (status unreadable); empty when open.</param>
 public sealed record ShardState(
     string Shard,
     ShardMode Mode,
@@ -19,7 +20,8 @@ public sealed record ShardState(
     string? Holding,
     string Signals,
     DateTimeOffset UpdatedAt,
-    TimeSpan Age);
+    TimeSpan Age,
+    string ReasonKind = "");
 
 /// <summary>One change of a shard's mode, from the shard state log (<c>PostgresJobStorage.GetShardEventsAsync</c>).</summary>
 /// <param name="Id">Increasing id.</param>

@@ -4,10 +4,12 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OfflineTasks.Alerts;
 using OfflineTasks.Gate;
 using OfflineTasks.Gate.MySql;
 using OfflineTasks.Server;
 using OfflineTasks.Storage;
+using OfflineTasks.Telemetry;
 
 namespace OfflineTasks.Hosting;
 
@@ -48,8 +50,9 @@ public static class OfflineTasksGateServiceCollectionExtensions
             sp.GetRequiredService<IOptions<PostgresStorageOptions>>(), sp.GetRequiredService<ILoggerFactory>()));
         services.TryAddSingleton(sp => new ShardProber(
             sp.GetRequiredService<PostgresJobStorage>(), sp.GetRequiredService<GateSettingsMonitor>(), sp.GetRequiredService<IMySqlStatusClientFactory>(),
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ShardProber>>()));
-        services.TryAddSingleton<ShardGate>();
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ShardProber>>(), sp.GetService<OfflineTasksMetrics>(), sp.GetService<OperationsNotifier>()));
+        services.TryAddSingleton(sp => new ShardGate(sp.GetRequiredService<ShardStateCache>(), sp.GetRequiredService<GateSettingsMonitor>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ShardGate>>(), sp.GetService<OfflineTasksMetrics>()));
         services.TryAddSingleton<IJobGate>(sp => sp.GetRequiredService<ShardGate>());
         services.TryAddSingleton<IClaimFilterProvider>(sp => sp.GetRequiredService<ShardGate>());
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ShardStateCache>());

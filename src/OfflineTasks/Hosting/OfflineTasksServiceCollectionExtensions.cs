@@ -7,6 +7,7 @@ using Npgsql;
 using OfflineTasks.Client;
 using OfflineTasks.Server;
 using OfflineTasks.Storage;
+using OfflineTasks.Telemetry;
 
 namespace OfflineTasks.Hosting;
 
@@ -35,6 +36,7 @@ public static class OfflineTasksServiceCollectionExtensions
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgresStorageOptions>, PostgresStorageOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<OfflineTasksMetrics>();
         services.TryAddSingleton(sp => new OwnedDataSource(CreateDataSource(sp.GetRequiredService<IOptions<PostgresStorageOptions>>().Value.ConnectionString)));
         services.TryAddSingleton(sp => new PostgresJobStorage(
             sp.GetRequiredService<OwnedDataSource>().DataSource, sp.GetRequiredService<IOptions<PostgresStorageOptions>>().Value.Schema));

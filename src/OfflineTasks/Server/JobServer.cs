@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using OfflineTasks.Internal;
 using OfflineTasks.Jobs;
 using OfflineTasks.Storage;
+using OfflineTasks.Telemetry;
 using Polly;
 
 namespace OfflineTasks.Server;
@@ -28,6 +29,7 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
     private readonly ILogger<JobServer> _logger;
     private readonly IJobGate? _gate;
     private readonly IClaimFilterProvider? _claimFilter;
+    private readonly OfflineTasksMetrics? _metrics;
     private readonly Dictionary<string, int> _runningByShard = new(StringComparer.Ordinal);
     private int _resetCursors;
     private readonly JobInvoker _invoker = new();
@@ -68,6 +70,7 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _gate = services.GetService<IJobGate>();
         _claimFilter = services.GetService<IClaimFilterProvider>();
+        _metrics = services.GetService<OfflineTasksMetrics>();
         if (_claimFilter is not null)
         {
             _claimFilter.Changed += OnShardsChanged;
@@ -327,6 +330,7 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
                 ClaimCursor? after = _cursors.TryGetValue(queue, out var cursor) ? cursor : null;
                 var (written, claimed) = await _storage.WriteAndClaimAsync(
                     _fetchConnection, ServerId, _fetchOutcomes, queue, want, after, filter, cancellationToken).ConfigureAwait(false);
+                _metrics?.JobsClaimed(queue, claimed.Count);
                 if (claimed.Count < want && after is not null)
                 {
                     _cursors.Remove(queue);
@@ -388,7 +392,10 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
         {
             try
             {
-                _completions.Post(await RunAsync(job, abort).ConfigureAwait(false));
+                var started = Stopwatch.GetTimestamp();
+                var outcome = await RunAsync(job, abort).ConfigureAwait(false);
+                _completions.Post(outcome);
+                _metrics?.JobFinished(job.Queue, OutcomeTag(outcome), Stopwatch.GetElapsedTime(started), outcome.Error?.ExceptionType);
             }
             finally
             {
@@ -438,6 +445,7 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
 
             if (context.Deferral is { } deferral)
             {
+                _metrics?.JobDeferred(job.ShardKey, "job");
                 return Deferral(job, deferral.Delay, deferral.Reason);
             }
 
@@ -475,6 +483,15 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
                 $"attempt {job.Attempt} of {job.MaxAttempts} failed with {e.GetType().Name}: {e.Message}; no attempt left");
         }
     }
+
+    private static string OutcomeTag(JobOutcome outcome) => outcome switch
+    {
+        { Deferred: true } => "deferred",
+        { NextState: JobState.Succeeded } => "succeeded",
+        { NextState: JobState.Failed } => "failed",
+        { NextState: JobState.Scheduled } => "retried",
+        _ => "cancelled",
+    };
 
     private static JobOutcome Deferral(ClaimedJob job, TimeSpan delay, string reason) =>
         new(job.Id, delay > TimeSpan.Zero ? JobState.Scheduled : JobState.Available, delay, true, true, null,

@@ -37,7 +37,7 @@ public sealed partial class PostgresJobStorage : IShardStateStore
         return events;
     }
 
-    async Task<bool?> IShardStateStore.TryLeadAsync(string role, Guid holder, string holderName, TimeSpan lease, CancellationToken cancellationToken)
+    async Task<bool?> ILeadership.TryLeadAsync(string role, Guid holder, string holderName, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var command = DataSource.CreateCommand(Bind(GateSql.TryLead));
         command.Parameters.Add(new NpgsqlParameter { Value = role });
@@ -48,7 +48,7 @@ public sealed partial class PostgresJobStorage : IShardStateStore
         return result is bool acquired ? acquired : null;
     }
 
-    async Task IShardStateStore.ResignAsync(string role, Guid holder, CancellationToken cancellationToken)
+    async Task ILeadership.ResignAsync(string role, Guid holder, CancellationToken cancellationToken)
     {
         await using var command = DataSource.CreateCommand(Bind(GateSql.Resign));
         command.Parameters.Add(new NpgsqlParameter { Value = role });
@@ -68,16 +68,18 @@ public sealed partial class PostgresJobStorage : IShardStateStore
             var shard = reader.GetString(0);
             var policy = reader.GetString(6);
             policies[shard] = policy;
+            var (holding, kind) = ShardPolicyJson.Holding(policy);
             states.Add(new ShardState(
                 shard,
                 ParseMode(reader.GetString(1)),
                 reader.IsDBNull(2) ? "" : reader.GetString(2),
                 reader.GetFieldValue<DateTimeOffset>(3),
                 reader.IsDBNull(4) ? null : reader.GetInt32(4),
-                ShardPolicyJson.Holding(policy),
+                holding,
                 reader.GetString(5),
                 reader.GetFieldValue<DateTimeOffset>(7),
-                reader.GetTimeSpan(8)));
+                reader.GetTimeSpan(8),
+                kind));
             servers = (int)reader.GetInt64(9);
         }
 

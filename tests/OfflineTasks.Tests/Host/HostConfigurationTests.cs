@@ -129,6 +129,24 @@ public class HostConfigurationTests
     }
 
     [Fact]
+    public void An_alert_rule_for_an_unknown_queue_or_with_low_at_or_above_high_stops_the_host_naming_it()
+    {
+        var (exitCode, error) = RunHost(
+            ("OfflineTasks__Telemetry__Alerts__Rules__0__Queue", "defualt"),
+            ("OfflineTasks__Telemetry__Alerts__Rules__1__Low", "900"),
+            ("OfflineTasks__Telemetry__Alerts__Rules__2__Name", "parked"),
+            ("OfflineTasks__Telemetry__Alerts__Rules__2__Kind", "ShardParked"),
+            ("OfflineTasks__Telemetry__Alerts__Rules__2__Shard", "users-9"),
+            ("OfflineTasks__Telemetry__Alerts__Rules__2__High", "10"),
+            ("OfflineTasks__Telemetry__Alerts__Rules__2__Low", "1"));
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("OfflineTasks:Telemetry:Alerts:Rules:0:Queue = defualt is invalid: the worker server takes no jobs from that queue (its queues: critical, default).", error);
+        Assert.Contains("OfflineTasks:Telemetry:Alerts:Rules:1 = High 900, Low 900 is invalid: the low-water mark must be below the high-water mark.", error);
+        Assert.Contains("OfflineTasks:Telemetry:Alerts:Rules:2:Shard = users-9 is invalid: no shard is configured in the load-feedback gate (OfflineTasks:Gate:Shards).", error);
+    }
+
+    [Fact]
     public void An_unknown_command_is_named()
     {
         var (exitCode, error) = RunHostCommand("mirgate");

@@ -46,6 +46,18 @@ public static class TestJobs
     }
 
     public static Task TakesInt(int value) => Task.CompletedTask;
+
+    private static readonly ConcurrentDictionary<string, TaskCompletionSource> Gates = new();
+
+    /// <summary>Runs until the test calls <see cref="Release"/> with the same key (or the job is cancelled).</summary>
+    public static async Task WaitForReleaseAsync(string key, CancellationToken cancellationToken)
+    {
+        Record(key, 1);
+        await Gates.GetOrAdd(key, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task.WaitAsync(cancellationToken);
+        Record(key, 2);
+    }
+
+    public static void Release(string key) => Gates.GetOrAdd(key, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 }
 
 /// <summary>An instance job resolved from DI.</summary>

@@ -1,0 +1,127 @@
+using Npgsql;
+using NpgsqlTypes;
+using OfflineTasks.Alerts;
+using OfflineTasks.Telemetry;
+
+namespace OfflineTasks.Storage;
+
+// The telemetry sampler's reads and writes: counts from partial indexes, the shared fleet-wide gauges, alert states.
+public sealed partial class PostgresJobStorage
+{
+    internal async Task<QueueCounts> CountQueuesAsync(CancellationToken cancellationToken)
+    {
+        await using var batch = DataSource.CreateBatch();
+        foreach (var sql in new[] { TelemetrySql.SampleAvailable, TelemetrySql.SampleScheduled, TelemetrySql.SampleProcessing, TelemetrySql.SampleFailed, TelemetrySql.SampleShards, TelemetrySql.Now })
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(Bind(sql)));
+        }
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var available = new Dictionary<string, (long, DateTimeOffset?)>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            available[reader.GetString(0)] = (reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2));
+        }
+
+        async Task<Dictionary<string, long>> CountsAsync()
+        {
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                counts[reader.GetString(0)] = reader.GetInt64(1);
+            }
+
+            return counts;
+        }
+
+        var scheduled = await CountsAsync().ConfigureAwait(false);
+        var processing = await CountsAsync().ConfigureAwait(false);
+        var failed = await CountsAsync().ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        var shards = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            shards[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2));
+        }
+
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var now = reader.GetFieldValue<DateTimeOffset>(0);
+        return new QueueCounts(now, available, scheduled, processing, failed, shards);
+    }
+
+    /// <summary>Replaces the shared gauges and writes the alert states, in one transaction, only while <paramref name="holder"/> holds <paramref name="role"/>.</summary>
+    internal async Task<bool> WriteFleetAsync(string role, Guid holder, TimeSpan lease, DateTimeOffset sampledAt, IReadOnlyList<FleetGauge> gauges,
+        IReadOnlyDictionary<string, AlertState> alerts, CancellationToken cancellationToken)
+    {
+        await using var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+
+        NpgsqlBatchCommand Command(string sql)
+        {
+            var c = new NpgsqlBatchCommand(Bind(sql));
+            c.Parameters.Add(new NpgsqlParameter { Value = role });
+            c.Parameters.Add(new NpgsqlParameter { Value = holder });
+            batch.BatchCommands.Add(c);
+            return c;
+        }
+
+        var renew = Command(TelemetrySql.Renew);
+        renew.Parameters.Add(new NpgsqlParameter { Value = lease });
+
+        Command(TelemetrySql.DeleteGauges);
+        var replace = Command(TelemetrySql.InsertGauges);
+        replace.Parameters.Add(new NpgsqlParameter { Value = sampledAt, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        replace.Parameters.Add(TextArray(gauges.Select(g => g.Metric)));
+        replace.Parameters.Add(TextArray(gauges.Select(g => g.Subject)));
+        replace.Parameters.Add(TextArray(gauges.Select(g => g.State)));
+        replace.Parameters.Add(new NpgsqlParameter { Value = gauges.Select(g => g.Value).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Double });
+
+        var write = Command(TelemetrySql.WriteAlerts);
+        write.Parameters.Add(TextArray(alerts.Keys));
+        write.Parameters.Add(TextArray(alerts.Values.Select(a => a.Status.ToString().ToLowerInvariant())));
+        write.Parameters.Add(new NpgsqlParameter { Value = alerts.Values.Select(a => a.Since.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        write.Parameters.Add(new NpgsqlParameter { Value = alerts.Values.Select(a => a.FiredAt?.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        write.Parameters.Add(new NpgsqlParameter { Value = alerts.Values.Select(a => a.Value).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Double });
+
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        if (renew.RecordsAffected == 0)
+        {
+            await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    internal async Task<FleetSnapshot> ReadFleetAsync(CancellationToken cancellationToken)
+    {
+        await using var batch = DataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(Bind(TelemetrySql.ReadGauges)));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(Bind(TelemetrySql.ReadAlerts)));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var gauges = new List<FleetGauge>();
+        DateTimeOffset? sampledAt = null;
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            gauges.Add(new FleetGauge(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetDouble(3)));
+            sampledAt = reader.GetFieldValue<DateTimeOffset>(4);
+        }
+
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        var alerts = new Dictionary<string, AlertState>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            alerts[reader.GetString(0)] = new AlertState(
+                Enum.Parse<AlertStatus>(reader.GetString(1), ignoreCase: true),
+                reader.GetFieldValue<DateTimeOffset>(2),
+                reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
+                reader.IsDBNull(4) ? null : reader.GetDouble(4));
+        }
+
+        return new FleetSnapshot(gauges, alerts, sampledAt);
+    }
+}
