@@ -108,6 +108,69 @@ public sealed class AlertNotificationTests
     }
 
     [Fact]
+    public async Task An_unreachable_webhook_is_retried_then_logged_and_the_workers_keep_going()
+    {
+        await using var schema = new TestSchema();
+        await schema.InitializeAsync();
+        string unreachable;
+        using (var closed = new WebhookReceiver())
+        {
+            unreachable = closed.Url; // nothing listens there once it is disposed
+        }
+
+        using var webhook = new WebhookReceiver();
+        var logs = new LogCapture();
+        var key = Guid.NewGuid().ToString("N");
+        await EnqueueAsync(schema, key, 80, sleepMs: 20);
+
+        await using var worker = new WorkerHost(schema, o => o.WorkerCount = 2, s =>
+        {
+            s.AddOfflineTasksTelemetry(configure: o =>
+            {
+                o.SampleInterval = TimeSpan.FromMilliseconds(100);
+                o.LeaderLease = TimeSpan.FromSeconds(1);
+                o.Prometheus.Enabled = false;
+                o.Alerts.Rules.Add(new AlertRuleOptions { Name = "backlog", Kind = AlertKind.QueueDepth, Queue = "default", High = 20, Low = 5, For = TimeSpan.Zero });
+                o.Alerts.Webhook.Url = unreachable;
+                o.Alerts.Webhook.MaxAttempts = 3;
+                o.Alerts.Webhook.RetryDelay = TimeSpan.FromMilliseconds(20);
+            });
+            s.AddSingleton<ILoggerProvider>(logs);
+        });
+        await worker.StartAsync();
+
+        await Eventually.Until(() => Task.FromResult(TestJobs.RunsOf(key).Count(r => r.Value == 2)), n => n == 80, Timeout, "every job to run");
+        await Eventually.Until(() => Task.FromResult(logs.Contains("Webhook gave up after 3 attempts")), found => found, Timeout, "the give-up to be logged");
+        Assert.Contains(logs.Entries, e => e.Message.StartsWith("Webhook attempt 1 failed, retrying", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Metrics_go_out_over_otlp_when_an_endpoint_is_configured()
+    {
+        await using var schema = new TestSchema();
+        await schema.InitializeAsync();
+        using var collector = new WebhookReceiver();
+        var key = Guid.NewGuid().ToString("N");
+        await EnqueueAsync(schema, key, 5, sleepMs: 1);
+
+        await using var worker = new WorkerHost(schema, o => o.WorkerCount = 2, s => s.AddOfflineTasksTelemetry(configure: o =>
+        {
+            o.SampleInterval = TimeSpan.FromMilliseconds(200);
+            o.LeaderLease = TimeSpan.FromSeconds(1);
+            o.Prometheus.Enabled = false;
+            o.Otlp.Endpoint = collector.Url + "v1/metrics";
+            o.Otlp.Protocol = "HttpProtobuf";
+            o.Otlp.ExportInterval = TimeSpan.FromMilliseconds(300);
+        }));
+        await worker.StartAsync();
+
+        var posts = await Eventually.Until(() => Task.FromResult(collector.Raw.ToList()), r => r.Count >= 2, Timeout, "OTLP exports");
+        Assert.All(posts, p => Assert.Equal("/hook/v1/metrics", p.Path));
+        Assert.All(posts, p => Assert.Equal("application/x-protobuf", p.ContentType));
+        Assert.Contains(posts, p => p.Length > 200);
+    }
+
+    [Fact]
     public async Task A_restart_keeps_a_firing_alert_firing_without_sending_it_again_and_resolves_it_once()
     {
         await using var schema = new TestSchema();

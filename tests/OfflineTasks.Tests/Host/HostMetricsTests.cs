@@ -26,16 +26,19 @@ public sealed partial class HostMetricsTests
             ("OfflineTasks__Telemetry__Prometheus__Url", "http://127.0.0.1:0"));
         var url = await host.MetricsUrlAsync(Timeout);
 
-        // Jobs the worker does not take: a queue it does not serve, and delayed jobs.
-        await schema.Client.EnqueueManyAsync(Enumerable.Range(0, 30).Select(i => Job.FromExpression(() => TestJobs.TakesInt(i), new JobOptions { Queue = "elsewhere" })).ToList());
+        // Jobs the worker does not take: delayed jobs, and a queue it does not serve.
         for (var i = 0; i < 7; i++)
         {
             await schema.Client.EnqueueAsync(Job.FromExpression(() => TestJobs.TakesInt(i), new JobOptions { Delay = TimeSpan.FromHours(1) }));
         }
 
+        await schema.Client.EnqueueManyAsync(Enumerable.Range(0, 30).Select(i => Job.FromExpression(() => TestJobs.TakesInt(i), new JobOptions { Queue = "elsewhere" })).ToList());
+
         using var http = new HttpClient();
-        var text = await Eventually.Until(() => http.GetStringAsync(url), t => t.Contains("offlinetasks_queue_depth{queue=\"elsewhere\",state=\"available\"} 30", StringComparison.Ordinal),
-            Timeout, "the sampled depth in the scrape");
+        var text = await Eventually.Until(() => http.GetStringAsync(url),
+            t => t.Contains("offlinetasks_queue_depth{queue=\"elsewhere\",state=\"available\"} 30\n", StringComparison.Ordinal)
+                && t.Contains("offlinetasks_queue_depth{queue=\"default\",state=\"scheduled\"} 7\n", StringComparison.Ordinal),
+            Timeout, "the sampled depths in the scrape");
 
         Assert.Equal(await schema.ScalarAsync<long>("SELECT count(*) FROM {s}.job WHERE queue = 'elsewhere' AND state = 'available'"), Gauge(text, "offlinetasks_queue_depth", "queue=\"elsewhere\",state=\"available\""));
         Assert.Equal(await schema.ScalarAsync<long>("SELECT count(*) FROM {s}.job WHERE queue = 'default' AND state = 'scheduled'"), Gauge(text, "offlinetasks_queue_depth", "queue=\"default\",state=\"scheduled\""));

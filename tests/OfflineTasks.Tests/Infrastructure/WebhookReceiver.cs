@@ -37,8 +37,11 @@ public sealed class WebhookReceiver : IDisposable
     /// <summary>Every request received, accepted or not.</summary>
     public int Requests => Volatile.Read(ref _requests);
 
-    /// <summary>The bodies accepted (answered 200), in order.</summary>
+    /// <summary>The JSON bodies accepted (answered 200), in order.</summary>
     public ConcurrentQueue<JsonElement> Accepted { get; } = new();
+
+    /// <summary>Every accepted request as (path, content type, body length): for non-JSON posts such as OTLP.</summary>
+    public ConcurrentQueue<(string Path, string? ContentType, int Length)> Raw { get; } = new();
 
     public IReadOnlyList<JsonElement> Alerts => Accepted.Where(b => b.GetProperty("kind").GetString() == "alert").ToList();
 
@@ -84,8 +87,9 @@ public sealed class WebhookReceiver : IDisposable
         var n = Interlocked.Increment(ref _requests);
         try
         {
-            using var reader = new StreamReader(context.Request.InputStream);
-            var body = await reader.ReadToEndAsync();
+            using var buffer = new MemoryStream();
+            await context.Request.InputStream.CopyToAsync(buffer);
+            var body = buffer.ToArray();
             if (Delay > TimeSpan.Zero)
             {
                 await Task.Delay(Delay, _stop.Token);
@@ -97,7 +101,12 @@ public sealed class WebhookReceiver : IDisposable
             }
             else
             {
-                Accepted.Enqueue(JsonDocument.Parse(body).RootElement.Clone());
+                Raw.Enqueue((context.Request.Url?.AbsolutePath ?? "", context.Request.ContentType, body.Length));
+                if (context.Request.ContentType?.Contains("json", StringComparison.OrdinalIgnoreCase) == true)
+                {
+                    Accepted.Enqueue(JsonDocument.Parse(body).RootElement.Clone());
+                }
+
                 context.Response.StatusCode = 200;
             }
 
