@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OfflineTasks.Alerts;
 using OfflineTasks.Gate.MySql;
+using OfflineTasks.Internal;
 using OfflineTasks.Storage;
 using OfflineTasks.Telemetry;
 using Polly;
@@ -17,141 +18,49 @@ namespace OfflineTasks.Gate;
 /// (a lease in PostgreSQL) probes, so the load on MySQL does not grow with processes or slots; when the holder
 /// dies, another process takes over once the lease has expired.
 /// </summary>
-internal sealed class ShardProber : IHostedService, IAsyncDisposable
+internal sealed class ShardProber : LeaderService
 {
     internal const string Role = "prober";
     private readonly IShardStateStore _store;
     private readonly GateSettingsMonitor _settings;
     private readonly IMySqlStatusClientFactory _clients;
-    private readonly TimeProvider _time;
-    private readonly ILogger<ShardProber> _logger;
     private readonly OfflineTasksMetrics? _metrics;
     private readonly OperationsNotifier? _notifier;
     private readonly Dictionary<string, Probe> _probes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ShardPolicyState> _states = new(StringComparer.Ordinal);
-    private readonly CancellationTokenSource _stopping = new();
     private GateSettings? _probesBuiltFor;
-    private int _stopped;
-    private Task _loop = Task.CompletedTask;
-    private bool _leading;
+    private GateSettings _round;
 
     public ShardProber(IShardStateStore store, GateSettingsMonitor settings, IMySqlStatusClientFactory clients, TimeProvider time, ILogger<ShardProber> logger,
         OfflineTasksMetrics? metrics = null, OperationsNotifier? notifier = null)
+        : base(store, Role, time, logger)
     {
         _store = store;
         _settings = settings;
         _clients = clients;
-        _time = time;
-        _logger = logger;
         _metrics = metrics;
         _notifier = notifier;
+        _round = settings.Current;
     }
 
-    /// <summary>This process's identity in the leader table.</summary>
-    public Guid Id { get; } = Guid.NewGuid();
-
-    /// <summary>Whether this process probes for the fleet right now.</summary>
-    public bool IsLeading => Volatile.Read(ref _leading);
-
-    public Task StartAsync(CancellationToken cancellationToken)
+    protected override (TimeSpan Interval, TimeSpan Lease, bool Active) Schedule()
     {
-        _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
-        return Task.CompletedTask;
+        _round = _settings.Current;
+        return (_round.ProbeInterval, _round.LeaderLease, _round.Shards.Count > 0);
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    protected override void RoundFailed(Exception e) =>
+        Logger.LogWarning("Probe round failed; shard states go stale (and close) if this lasts {StaleAfter}: {Error}", _round.StaleAfter, e.Message);
+
+    // Not leading: hold no connection to any MySQL server.
+    protected override Task FollowAsync(CancellationToken cancellationToken) => CloseProbesAsync();
+
+    protected override Task OnStoppedAsync() => CloseProbesAsync();
+
+    protected override async Task<bool> LeadAsync(bool tookOver, CancellationToken stopping)
     {
-        if (Interlocked.Exchange(ref _stopped, 1) == 1)
-        {
-            return;
-        }
-
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            await _loop.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        if (_leading)
-        {
-            _leading = false;
-            try
-            {
-                // Hand the role over at once rather than after the lease.
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), _time);
-                await _store.ResignAsync(Role, Id, timeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                _logger.LogWarning("Could not give up the prober role; another process takes it over when its lease expires: {Error}", e.Message);
-            }
-        }
-
-        await CloseProbesAsync().ConfigureAwait(false);
-    }
-
-    // The container may dispose this twice (it is registered as itself and as a hosted service).
-    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None).ConfigureAwait(false);
-
-    private async Task RunAsync(CancellationToken stopping)
-    {
-        var name = $"{Environment.MachineName}:{Environment.ProcessId}";
-        while (!stopping.IsCancellationRequested)
-        {
-            var settings = _settings.Current;
-            var started = _time.GetTimestamp();
-            try
-            {
-                await RoundAsync(settings, name, stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                _logger.LogWarning("Probe round failed; shard states go stale (and close) if this lasts {StaleAfter}: {Error}", settings.StaleAfter, e.Message);
-            }
-
-            var wait = settings.ProbeInterval - _time.GetElapsedTime(started);
-            if (wait > TimeSpan.Zero)
-            {
-                try
-                {
-                    await Task.Delay(wait, _time, stopping).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        }
-    }
-
-    private async Task RoundAsync(GateSettings settings, string name, CancellationToken stopping)
-    {
-        if (settings.Shards.Count == 0)
-        {
-            return;
-        }
-
-        var lead = await _store.TryLeadAsync(Role, Id, name, settings.LeaderLease, stopping).ConfigureAwait(false);
-        if (lead is null)
-        {
-            if (_leading)
-            {
-                _logger.LogWarning("Lost the prober role to another process");
-                _leading = false;
-            }
-
-            await CloseProbesAsync().ConfigureAwait(false);
-            return;
-        }
-
-        if (lead == true || !_leading)
+        var settings = _round;
+        if (tookOver)
         {
             // Carry on the hysteresis where the previous prober left it.
             _states.Clear();
@@ -161,13 +70,12 @@ internal sealed class ShardProber : IHostedService, IAsyncDisposable
                 _states[state.Shard] = ShardPolicyJson.Read(state, stored.Policies.GetValueOrDefault(state.Shard));
             }
 
-            _leading = true;
-            _logger.LogInformation("This process now probes the fleet's {Count} shards ({Shards})", settings.Shards.Count, string.Join(", ", settings.Shards.Keys));
+            Logger.LogInformation("This process now probes the fleet's {Count} shards ({Shards})", settings.Shards.Count, string.Join(", ", settings.Shards.Keys));
         }
 
         await EnsureProbesAsync(settings).ConfigureAwait(false);
-        var samples = await Task.WhenAll(_probes.Values.Select(p => p.RunAsync(_time, stopping))).ConfigureAwait(false);
-        var now = _time.GetUtcNow();
+        var samples = await Task.WhenAll(_probes.Values.Select(p => p.RunAsync(Time, stopping))).ConfigureAwait(false);
+        var now = Time.GetUtcNow();
         if (_metrics is not null)
         {
             foreach (var sample in samples.Where(s => s.Duration > TimeSpan.Zero))
@@ -206,9 +114,7 @@ internal sealed class ShardProber : IHostedService, IAsyncDisposable
 
         if (!await _store.WriteStatesAsync(Role, Id, settings.LeaderLease, writes, events, announce, stopping).ConfigureAwait(false))
         {
-            _logger.LogWarning("Lost the prober role while probing (paused past the lease?); this round's states were not written");
-            _leading = false;
-            return;
+            return false;
         }
 
         foreach (var e in events.Where(e => e.From is not null || e.To != ShardMode.Open))
@@ -223,6 +129,8 @@ internal sealed class ShardProber : IHostedService, IAsyncDisposable
                 ["reason_kind"] = _states.GetValueOrDefault(e.Shard)?.Kind,
             }));
         }
+
+        return true;
     }
 
     private void Log(string shard, ShardMode? from, ShardPolicyState next)
@@ -230,13 +138,13 @@ internal sealed class ShardProber : IHostedService, IAsyncDisposable
         switch (next.Mode)
         {
             case ShardMode.Closed:
-                _logger.LogWarning("Shard {Shard} closed: {Reason}", shard, next.Reason);
+                Logger.LogWarning("Shard {Shard} closed: {Reason}", shard, next.Reason);
                 break;
             case ShardMode.LightOnly:
-                _logger.LogWarning("Shard {Shard} open for light jobs only: {Reason}", shard, next.Reason);
+                Logger.LogWarning("Shard {Shard} open for light jobs only: {Reason}", shard, next.Reason);
                 break;
             default:
-                _logger.LogInformation("Shard {Shard} {What}: {Reason}", shard, from is null ? "open" : "reopened", next.Reason);
+                Logger.LogInformation("Shard {Shard} {What}: {Reason}", shard, from is null ? "open" : "reopened", next.Reason);
                 break;
         }
     }
@@ -253,7 +161,7 @@ internal sealed class ShardProber : IHostedService, IAsyncDisposable
         {
             foreach (var master in shard.Masters)
             {
-                _probes[master.Name] = new Probe(master, _clients.Create(master), settings, _time);
+                _probes[master.Name] = new Probe(master, _clients.Create(master), settings, Time);
             }
         }
 

@@ -1,8 +1,7 @@
-using System.Globalization;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OfflineTasks.Alerts;
 using OfflineTasks.Gate;
+using OfflineTasks.Internal;
 using OfflineTasks.Storage;
 
 namespace OfflineTasks.Telemetry;
@@ -14,7 +13,7 @@ namespace OfflineTasks.Telemetry;
 /// alerts' state machines, whose state is stored too, so a restart or a new leader neither fires an alert again
 /// nor loses it. The others read the stored sample.
 /// </summary>
-internal sealed class FleetSampler : IHostedService, IAsyncDisposable
+internal sealed class FleetSampler : LeaderService
 {
     internal const string Role = "telemetry";
     private readonly PostgresJobStorage _storage;
@@ -23,13 +22,8 @@ internal sealed class FleetSampler : IHostedService, IAsyncDisposable
     private readonly OperationsNotifier _notifier;
     private readonly Func<IReadOnlyCollection<string>> _queues;
     private readonly Func<IReadOnlyDictionary<string, ShardMode>>? _shards;
-    private readonly TimeProvider _time;
-    private readonly ILogger<FleetSampler> _logger;
-    private readonly CancellationTokenSource _stopping = new();
     private Dictionary<string, AlertState> _alerts = new(StringComparer.Ordinal);
-    private Task _loop = Task.CompletedTask;
-    private bool _leading;
-    private int _stopped;
+    private TelemetrySettings _round;
 
     /// <param name="storage">The job storage.</param>
     /// <param name="settings">Sample interval, lease and alert rules.</param>
@@ -41,6 +35,7 @@ internal sealed class FleetSampler : IHostedService, IAsyncDisposable
     /// <param name="logger">The log.</param>
     public FleetSampler(PostgresJobStorage storage, TelemetrySettingsMonitor settings, OfflineTasksMetrics metrics, OperationsNotifier notifier,
         Func<IReadOnlyCollection<string>> queues, Func<IReadOnlyDictionary<string, ShardMode>>? shards, TimeProvider time, ILogger<FleetSampler> logger)
+        : base(storage, Role, time, logger)
     {
         _storage = storage;
         _settings = settings;
@@ -48,120 +43,40 @@ internal sealed class FleetSampler : IHostedService, IAsyncDisposable
         _notifier = notifier;
         _queues = queues;
         _shards = shards;
-        _time = time;
-        _logger = logger;
+        _round = settings.Current;
     }
-
-    /// <summary>This process's identity in the leader table.</summary>
-    public Guid Id { get; } = Guid.NewGuid();
-
-    /// <summary>Whether this process samples for the fleet right now.</summary>
-    public bool IsLeading => Volatile.Read(ref _leading);
 
     /// <summary>Raised after each completed round (sampled or read), for tests and tools.</summary>
     public event Action? Sampled;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    protected override (TimeSpan Interval, TimeSpan Lease, bool Active) Schedule()
     {
-        _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
-        return Task.CompletedTask;
+        _round = _settings.Current;
+        return (_round.SampleInterval, _round.LeaderLease, true);
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    protected override void RoundFailed(Exception e) =>
+        Logger.LogWarning("Telemetry round failed; queue gauges and alerts are not updated until it works again: {Error}", e.Message);
+
+    protected override async Task FollowAsync(CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _stopped, 1) == 1)
-        {
-            return;
-        }
-
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            await _loop.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        if (_leading)
-        {
-            _leading = false;
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), _time);
-                await ((ILeadership)_storage).ResignAsync(Role, Id, timeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                _logger.LogWarning("Could not give up the telemetry role; another process takes it over when its lease expires: {Error}", e.Message);
-            }
-        }
+        _metrics.FleetSample = await _storage.ReadFleetAsync(cancellationToken).ConfigureAwait(false);
+        Sampled?.Invoke();
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None).ConfigureAwait(false);
-
-    private async Task RunAsync(CancellationToken stopping)
+    protected override async Task<bool> LeadAsync(bool tookOver, CancellationToken stopping)
     {
-        var name = $"{Environment.MachineName}:{Environment.ProcessId}";
-        while (!stopping.IsCancellationRequested)
-        {
-            var settings = _settings.Current;
-            var started = _time.GetTimestamp();
-            try
-            {
-                await RoundAsync(settings, name, stopping).ConfigureAwait(false);
-                Sampled?.Invoke();
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                _logger.LogWarning("Telemetry round failed; queue gauges and alerts are not updated until it works again: {Error}", e.Message);
-            }
-
-            var wait = settings.SampleInterval - _time.GetElapsedTime(started);
-            if (wait > TimeSpan.Zero)
-            {
-                try
-                {
-                    await Task.Delay(wait, _time, stopping).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        }
-    }
-
-    private async Task RoundAsync(TelemetrySettings settings, string name, CancellationToken stopping)
-    {
-        var lead = await ((ILeadership)_storage).TryLeadAsync(Role, Id, name, settings.LeaderLease, stopping).ConfigureAwait(false);
-        if (lead is null)
-        {
-            if (_leading)
-            {
-                _logger.LogWarning("Lost the telemetry role to another process");
-                _leading = false;
-            }
-
-            _metrics.FleetSample = await _storage.ReadFleetAsync(stopping).ConfigureAwait(false);
-            return;
-        }
-
-        if (lead == true || !_leading)
+        var settings = _round;
+        if (tookOver)
         {
             // Carry on the alerts where the previous leader (or this process, before a restart) left them.
             _alerts = new Dictionary<string, AlertState>((await _storage.ReadFleetAsync(stopping).ConfigureAwait(false)).Alerts, StringComparer.Ordinal);
-            _leading = true;
-            _logger.LogInformation("This process now samples the fleet's queues and evaluates its {Count} alert rules", settings.Rules.Count);
+            Logger.LogInformation("This process now samples the fleet's queues and evaluates its {Count} alert rules", settings.Rules.Count);
         }
 
         var counts = await _storage.CountQueuesAsync(stopping).ConfigureAwait(false);
         var gauges = Gauges(counts, settings);
-        var now = _time.GetUtcNow();
+        var now = Time.GetUtcNow();
         var alerts = new Dictionary<string, AlertState>(StringComparer.Ordinal);
         var changes = new List<AlertChange>();
         foreach (var rule in settings.Rules)
@@ -177,9 +92,7 @@ internal sealed class FleetSampler : IHostedService, IAsyncDisposable
 
         if (!await _storage.WriteFleetAsync(Role, Id, settings.LeaderLease, counts.Now, gauges, alerts, stopping).ConfigureAwait(false))
         {
-            _logger.LogWarning("Lost the telemetry role while sampling (paused past the lease?); this round was not stored");
-            _leading = false;
-            return;
+            return false;
         }
 
         _alerts = alerts;
@@ -188,17 +101,20 @@ internal sealed class FleetSampler : IHostedService, IAsyncDisposable
         {
             Notify(change);
         }
+
+        Sampled?.Invoke();
+        return true;
     }
 
     private void Notify(AlertChange change)
     {
         if (change.Fired)
         {
-            _logger.LogWarning("{Text}", change.Text);
+            Logger.LogWarning("{Text}", change.Text);
         }
         else
         {
-            _logger.LogInformation("{Text}", change.Text);
+            Logger.LogInformation("{Text}", change.Text);
         }
 
         var rule = change.Rule;
@@ -272,6 +188,4 @@ internal sealed class FleetSampler : IHostedService, IAsyncDisposable
 
         return 0;
     }
-
-    internal static string Format(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
 }
