@@ -22,8 +22,9 @@ internal static class GateSql
         FROM {s}.shard_state ORDER BY shard
         """;
 
-    // The prober's write of one probe round, all or nothing, and only while it still holds the role: a prober that
-    // was paused past its lease must not overwrite its successor's states.
+    // Every leader's write (a probe round, a telemetry sample) renews its lease first, in the same transaction, and
+    // commits only if that renewal found the role still its own: a leader paused past its lease must not overwrite
+    // its successor's writes.
     public const string RenewForWrite = "UPDATE {s}.leader SET expires_at = now() + $3 WHERE role = $1 AND holder = $2 AND expires_at > now()";
 
     public const string WriteStates = """

@@ -89,6 +89,47 @@ public sealed partial class PostgresJobStorage : IShardStateStore
     async Task<bool> IShardStateStore.WriteStatesAsync(string role, Guid holder, TimeSpan lease, IReadOnlyList<ShardStateWrite> states, IReadOnlyList<ShardEvent> events,
         bool announce, CancellationToken cancellationToken)
     {
+        return await WriteAsLeaderAsync(role, holder, lease, (batch, Command) =>
+        {
+            var write = Command(GateSql.WriteStates);
+            write.Parameters.Add(TextArray(states.Select(s => s.Shard)));
+            write.Parameters.Add(TextArray(states.Select(s => ModeName(s.Mode))));
+            write.Parameters.Add(TextArray(states.Select(s => s.Reason)));
+            write.Parameters.Add(new NpgsqlParameter { Value = states.Select(s => s.ChangedAt.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+            write.Parameters.Add(new NpgsqlParameter { Value = states.Select(s => s.ConcurrencyLimit).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+            write.Parameters.Add(new NpgsqlParameter { Value = states.Select(s => s.SignalsJson).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+            write.Parameters.Add(new NpgsqlParameter { Value = states.Select(s => s.PolicyJson).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+
+            var delete = Command(GateSql.DeleteOtherStates);
+            delete.Parameters.Add(TextArray(states.Select(s => s.Shard)));
+
+            if (events.Count > 0)
+            {
+                var insert = Command(GateSql.InsertEvents);
+                insert.Parameters.Add(TextArray(events.Select(e => e.Shard)));
+                insert.Parameters.Add(TextArray(events.Select(e => e.From is { } from ? ModeName(from) : null)));
+                insert.Parameters.Add(TextArray(events.Select(e => ModeName(e.To))));
+                insert.Parameters.Add(TextArray(events.Select(e => e.Reason)));
+            }
+
+            if (events.Count > 0 || announce)
+            {
+                var notify = new NpgsqlBatchCommand("SELECT pg_notify($1, '')");
+                notify.Parameters.Add(new NpgsqlParameter { Value = ShardStateChannel });
+                batch.BatchCommands.Add(notify);
+            }
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Renews <paramref name="holder"/>'s lease on <paramref name="role"/> and runs the statements <paramref name="build"/> adds,
+    /// in one transaction that commits only if the holder still held the role: a leader paused past its lease must not
+    /// overwrite its successor's writes. <paramref name="build"/> gets the batch and a factory of commands whose first two
+    /// parameters are the role and the holder.
+    /// </summary>
+    private async Task<bool> WriteAsLeaderAsync(string role, Guid holder, TimeSpan lease, Action<NpgsqlBatch, Func<string, NpgsqlBatchCommand>> build,
+        CancellationToken cancellationToken)
+    {
         await using var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var batch = new NpgsqlBatch(connection, transaction);
@@ -104,35 +145,7 @@ public sealed partial class PostgresJobStorage : IShardStateStore
 
         var renew = Command(GateSql.RenewForWrite);
         renew.Parameters.Add(new NpgsqlParameter { Value = lease });
-
-        var write = Command(GateSql.WriteStates);
-        write.Parameters.Add(TextArray(states.Select(s => s.Shard)));
-        write.Parameters.Add(TextArray(states.Select(s => ModeName(s.Mode))));
-        write.Parameters.Add(TextArray(states.Select(s => s.Reason)));
-        write.Parameters.Add(new NpgsqlParameter { Value = states.Select(s => s.ChangedAt.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-        write.Parameters.Add(new NpgsqlParameter { Value = states.Select(s => s.ConcurrencyLimit).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
-        write.Parameters.Add(new NpgsqlParameter { Value = states.Select(s => s.SignalsJson).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
-        write.Parameters.Add(new NpgsqlParameter { Value = states.Select(s => s.PolicyJson).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
-
-        var delete = Command(GateSql.DeleteOtherStates);
-        delete.Parameters.Add(TextArray(states.Select(s => s.Shard)));
-
-        if (events.Count > 0)
-        {
-            var insert = Command(GateSql.InsertEvents);
-            insert.Parameters.Add(TextArray(events.Select(e => e.Shard)));
-            insert.Parameters.Add(TextArray(events.Select(e => e.From is { } from ? ModeName(from) : null)));
-            insert.Parameters.Add(TextArray(events.Select(e => ModeName(e.To))));
-            insert.Parameters.Add(TextArray(events.Select(e => e.Reason)));
-        }
-
-        if (events.Count > 0 || announce)
-        {
-            var notify = new NpgsqlBatchCommand("SELECT pg_notify($1, '')");
-            notify.Parameters.Add(new NpgsqlParameter { Value = ShardStateChannel });
-            batch.BatchCommands.Add(notify);
-        }
-
+        build(batch, Command);
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         if (renew.RecordsAffected == 0)
         {

@@ -55,46 +55,23 @@ public sealed partial class PostgresJobStorage
     internal async Task<bool> WriteFleetAsync(string role, Guid holder, TimeSpan lease, DateTimeOffset sampledAt, IReadOnlyList<FleetGauge> gauges,
         IReadOnlyDictionary<string, AlertState> alerts, CancellationToken cancellationToken)
     {
-        await using var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using var batch = new NpgsqlBatch(connection, transaction);
-
-        NpgsqlBatchCommand Command(string sql)
+        return await WriteAsLeaderAsync(role, holder, lease, (_, Command) =>
         {
-            var c = new NpgsqlBatchCommand(Bind(sql));
-            c.Parameters.Add(new NpgsqlParameter { Value = role });
-            c.Parameters.Add(new NpgsqlParameter { Value = holder });
-            batch.BatchCommands.Add(c);
-            return c;
-        }
+            Command(TelemetrySql.DeleteGauges);
+            var replace = Command(TelemetrySql.InsertGauges);
+            replace.Parameters.Add(new NpgsqlParameter { Value = sampledAt, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+            replace.Parameters.Add(TextArray(gauges.Select(g => g.Metric)));
+            replace.Parameters.Add(TextArray(gauges.Select(g => g.Subject)));
+            replace.Parameters.Add(TextArray(gauges.Select(g => g.State)));
+            replace.Parameters.Add(new NpgsqlParameter { Value = gauges.Select(g => g.Value).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Double });
 
-        var renew = Command(TelemetrySql.Renew);
-        renew.Parameters.Add(new NpgsqlParameter { Value = lease });
-
-        Command(TelemetrySql.DeleteGauges);
-        var replace = Command(TelemetrySql.InsertGauges);
-        replace.Parameters.Add(new NpgsqlParameter { Value = sampledAt, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        replace.Parameters.Add(TextArray(gauges.Select(g => g.Metric)));
-        replace.Parameters.Add(TextArray(gauges.Select(g => g.Subject)));
-        replace.Parameters.Add(TextArray(gauges.Select(g => g.State)));
-        replace.Parameters.Add(new NpgsqlParameter { Value = gauges.Select(g => g.Value).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Double });
-
-        var write = Command(TelemetrySql.WriteAlerts);
-        write.Parameters.Add(TextArray(alerts.Keys));
-        write.Parameters.Add(TextArray(alerts.Values.Select(a => a.Status.ToString().ToLowerInvariant())));
-        write.Parameters.Add(new NpgsqlParameter { Value = alerts.Values.Select(a => a.Since.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-        write.Parameters.Add(new NpgsqlParameter { Value = alerts.Values.Select(a => a.FiredAt?.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-        write.Parameters.Add(new NpgsqlParameter { Value = alerts.Values.Select(a => a.Value).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Double });
-
-        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        if (renew.RecordsAffected == 0)
-        {
-            await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
-            return false;
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return true;
+            var write = Command(TelemetrySql.WriteAlerts);
+            write.Parameters.Add(TextArray(alerts.Keys));
+            write.Parameters.Add(TextArray(alerts.Values.Select(a => a.Status.ToString().ToLowerInvariant())));
+            write.Parameters.Add(new NpgsqlParameter { Value = alerts.Values.Select(a => a.Since.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+            write.Parameters.Add(new NpgsqlParameter { Value = alerts.Values.Select(a => a.FiredAt?.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+            write.Parameters.Add(new NpgsqlParameter { Value = alerts.Values.Select(a => a.Value).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Double });
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     internal async Task<FleetSnapshot> ReadFleetAsync(CancellationToken cancellationToken)

@@ -22,8 +22,6 @@ internal static class TelemetrySql
 
     public const string Now = "SELECT now()";
 
-    public const string Renew = "UPDATE {s}.leader SET expires_at = now() + $3 WHERE role = $1 AND holder = $2 AND expires_at > now()";
-
     // Run in one transaction: the gauges of a sample replace the previous sample's.
     public const string DeleteGauges = "DELETE FROM {s}.fleet_gauge WHERE EXISTS (SELECT 1 FROM {s}.leader WHERE role = $1 AND holder = $2 AND expires_at > now())";
 
