@@ -28,7 +28,14 @@ internal sealed class MetricsEndpoint(PrometheusScrapeHandler handler, IOptions<
         builder.Services.AddSingleton(handler);
         _app = builder.Build();
         _app.MapOfflineTasksMetrics();
-        await _app.StartAsync(cancellationToken);
+        try
+        {
+            await _app.StartAsync(cancellationToken);
+        }
+        catch (IOException e)
+        {
+            throw new InvalidOperationException($"{TelemetryOptions.SectionName}:Prometheus:Url = {options.Value.Prometheus.Url} cannot be served: {e.Message}", e);
+        }
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         logger.LogInformation("Serving Prometheus metrics on {Addresses}", string.Join(", ", addresses.Select(a => a + "/metrics")));
         Console.WriteLine($"offlinetasks: metrics on {string.Join(", ", addresses.Select(a => a + "/metrics"))}");

@@ -72,7 +72,8 @@ catch (OptionsValidationException e)
 
     return 2;
 }
-catch (InvalidOperationException e) when (e.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
+catch (InvalidOperationException e) when (e.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal)
+                                          || e.Message.StartsWith("OfflineTasks:", StringComparison.Ordinal))
 {
     Console.Error.WriteLine("offlinetasks: invalid configuration: " + e.Message);
     return 2;

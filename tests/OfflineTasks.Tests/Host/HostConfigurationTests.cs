@@ -147,6 +147,24 @@ public class HostConfigurationTests
     }
 
     [Fact]
+    public async Task A_metrics_address_already_in_use_stops_the_host_naming_the_setting()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var url = $"http://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}";
+        var schema = "t_host_" + Guid.NewGuid().ToString("N")[..8];
+
+        var (exitCode, error) = RunHost(("OfflineTasks__ConnectionString", SharedPostgres.Instance.ConnectionString), ("OfflineTasks__Schema", schema),
+            ("OfflineTasks__Telemetry__Prometheus__Url", url));
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"OfflineTasks:Telemetry:Prometheus:Url = {url} cannot be served: ", error);
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(SharedPostgres.Instance.ConnectionString);
+        await using var drop = dataSource.CreateCommand($"DROP SCHEMA IF EXISTS {schema} CASCADE");
+        await drop.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
     public void An_unknown_command_is_named()
     {
         var (exitCode, error) = RunHostCommand("mirgate");
