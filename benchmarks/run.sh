@@ -3,11 +3,15 @@
 #
 #   benchmarks/run.sh throughput     enqueue/processing throughput of one worker server on no-op jobs,
 #                                    next to pgbench -N TPS of the same PostgreSQL (see docs/benchmarks.md)
+#   benchmarks/run.sh telemetry      the leader's queue sample on a 1,000,000-job table, one /metrics scrape, and
+#                                    no-op job throughput with metrics on / off (see docs/benchmarks.md)
 #
 # The PostgreSQL comes from scripts/pg-local.sh, in .local/bench-pg on port 54339 (override with
 # BENCH_PG_DATA / BENCH_PG_PORT), and is stopped again on exit, by its data directory.
 # Knobs: BENCH_N (20000), BENCH_SLOTS (8), BENCH_PGBENCH_SECONDS (20), BENCH_PGBENCH_SCALE (10),
 # BENCH_PG_STAT_STATEMENTS=1 (load pg_stat_statements and print the top statements of the run to stderr).
+# telemetry: BENCH_TELEMETRY_JOBS (1000000), BENCH_N (20000) and BENCH_SLOTS (8) per overhead run,
+# BENCH_OVERHEAD_ROUNDS (8), BENCH_TELEMETRY_ARGS (further harness options, e.g. "--phases depth").
 # Progress goes to stderr; stdout carries only the summary line.
 set -euo pipefail
 
@@ -24,6 +28,9 @@ usage: benchmarks/run.sh <benchmark>
 benchmarks:
   throughput   enqueue_per_s and process_per_s of no-op jobs (n=\${BENCH_N:-20000}, slots=\${BENCH_SLOTS:-8}),
                next to pgbench -N TPS of the same PostgreSQL
+  telemetry    depth_query_ms (the leader's queue sample with \${BENCH_TELEMETRY_JOBS:-1000000} jobs in the table),
+               scrape_ms (one /metrics scrape) and overhead_ratio (no-op job throughput with metrics on / off,
+               \${BENCH_OVERHEAD_ROUNDS:-8} rounds of n=\${BENCH_N:-20000})
 USAGE
 }
 
@@ -125,10 +132,25 @@ bench_throughput() {
   echo "$line"
 }
 
+bench_telemetry() {
+  build_bench
+  start_pg
+  local line
+  log "running the telemetry benchmark"
+  # shellcheck disable=SC2086 # BENCH_TELEMETRY_ARGS is a list of options
+  line=$(dotnet "$bench_dll" telemetry \
+    --connection-string "Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres" \
+    --jobs "${BENCH_TELEMETRY_JOBS:-1000000}" --n "${BENCH_N:-20000}" --slots "${BENCH_SLOTS:-8}" \
+    --rounds "${BENCH_OVERHEAD_ROUNDS:-8}" ${BENCH_TELEMETRY_ARGS:-})
+  print_top_statements
+  stop_pg
+  echo "$line"
+}
+
 case "${1:-}" in
   throughput) bench_throughput ;;
+  telemetry) bench_telemetry ;;
   # gate)      bench_gate ;;        (later)
-  # telemetry) bench_telemetry ;;   (later)
   -h|--help|help) usage; exit 0 ;;
   *) usage; exit 2 ;;
 esac
