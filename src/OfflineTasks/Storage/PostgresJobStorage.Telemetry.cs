@@ -8,14 +8,25 @@ namespace OfflineTasks.Storage;
 // The telemetry sampler's reads and writes: counts from partial indexes, the shared fleet-wide gauges, alert states.
 public sealed partial class PostgresJobStorage
 {
-    internal async Task<QueueCounts> CountQueuesAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// One sample of the queues; <paramref name="notOpenShards"/> are the shards whose available jobs count as parked.
+    /// The available jobs (the largest count) are counted on one connection while the rest are counted on another, so
+    /// a sample takes about as long as its largest part; the server does the same work either way.
+    /// </summary>
+    internal async Task<QueueCounts> CountQueuesAsync(IReadOnlyCollection<string> notOpenShards, CancellationToken cancellationToken)
+    {
+        var availableTask = CountAvailableAsync(cancellationToken);
+        var othersTask = CountOthersAsync(notOpenShards, cancellationToken);
+        var (available, now) = await availableTask.ConfigureAwait(false);
+        var (scheduled, processing, failed, shards) = await othersTask.ConfigureAwait(false);
+        return new QueueCounts(now, available, scheduled, processing, failed, shards);
+    }
+
+    private async Task<(Dictionary<string, (long, DateTimeOffset?)> Available, DateTimeOffset Now)> CountAvailableAsync(CancellationToken cancellationToken)
     {
         await using var batch = DataSource.CreateBatch();
-        foreach (var sql in new[] { TelemetrySql.SampleAvailable, TelemetrySql.SampleScheduled, TelemetrySql.SampleProcessing, TelemetrySql.SampleFailed, TelemetrySql.SampleShards, TelemetrySql.Now })
-        {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(Bind(sql)));
-        }
-
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(Bind(TelemetrySql.SampleAvailable)));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(TelemetrySql.Now));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var available = new Dictionary<string, (long, DateTimeOffset?)>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -23,32 +34,46 @@ public sealed partial class PostgresJobStorage
             available[reader.GetString(0)] = (reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2));
         }
 
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return (available, reader.GetFieldValue<DateTimeOffset>(0));
+    }
+
+    private async Task<(Dictionary<string, long> Scheduled, Dictionary<string, long> Processing, Dictionary<string, long> Failed,
+        Dictionary<string, (long Available, long Deferred)> Shards)> CountOthersAsync(IReadOnlyCollection<string> notOpenShards, CancellationToken cancellationToken)
+    {
+        await using var batch = DataSource.CreateBatch();
+        foreach (var sql in new[] { TelemetrySql.SampleScheduled, TelemetrySql.SampleProcessing, TelemetrySql.SampleFailed, TelemetrySql.SampleParked })
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(Bind(sql)));
+        }
+
+        batch.BatchCommands[3].Parameters.Add(TextArray(notOpenShards));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+
         async Task<Dictionary<string, long>> CountsAsync()
         {
-            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
             var counts = new Dictionary<string, long>(StringComparer.Ordinal);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 counts[reader.GetString(0)] = reader.GetInt64(1);
             }
 
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
             return counts;
         }
 
         var scheduled = await CountsAsync().ConfigureAwait(false);
         var processing = await CountsAsync().ConfigureAwait(false);
         var failed = await CountsAsync().ConfigureAwait(false);
-        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
-        var shards = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
+        var shards = new Dictionary<string, (long Available, long Deferred)>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            shards[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2));
+            var (parked, deferred) = shards.GetValueOrDefault(reader.GetString(0));
+            shards[reader.GetString(0)] = (parked + reader.GetInt64(1), deferred + reader.GetInt64(2));
         }
 
-        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
-        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        var now = reader.GetFieldValue<DateTimeOffset>(0);
-        return new QueueCounts(now, available, scheduled, processing, failed, shards);
+        return (scheduled, processing, failed, shards);
     }
 
     /// <summary>Replaces the shared gauges and writes the alert states, in one transaction, only while <paramref name="holder"/> holds <paramref name="role"/>.</summary>

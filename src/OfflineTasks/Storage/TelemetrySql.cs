@@ -4,7 +4,7 @@ namespace OfflineTasks.Storage;
 internal static class TelemetrySql
 {
     // One sample: every count is an index-only scan of a partial index (job_claim_idx, job_scheduled_idx,
-    // job_processing_idx, job_failed_idx, job_shard_waiting_idx), so its cost grows with the jobs waiting or running,
+    // job_processing_idx, job_failed_idx, job_shard_available_idx, job_deferred_idx), so its cost grows with the jobs waiting or running,
     // not with the finished jobs that make up most of the table.
     public const string SampleAvailable = "SELECT queue, count(*), min(scheduled_at) FROM {s}.job WHERE state = 'available' GROUP BY queue";
 
@@ -14,10 +14,11 @@ internal static class TelemetrySql
 
     public const string SampleFailed = "SELECT queue, count(*) FROM {s}.job WHERE state = 'failed' GROUP BY queue";
 
-    public const string SampleShards = """
-        SELECT shard_key, count(*) FILTER (WHERE state = 'available'), count(*) FILTER (WHERE state = 'scheduled' AND deferred_since IS NOT NULL)
-        FROM {s}.job WHERE shard_key IS NOT NULL AND state IN ('available', 'scheduled')
-        GROUP BY shard_key
+    // Parked jobs: available jobs of the shards that are not open ($1), and jobs deferred by the gate.
+    public const string SampleParked = """
+        SELECT shard_key, count(*), 0::bigint FROM {s}.job WHERE state = 'available' AND shard_key = ANY($1::text[]) GROUP BY shard_key
+        UNION ALL
+        SELECT shard_key, 0::bigint, count(*) FROM {s}.job WHERE state = 'scheduled' AND deferred_since IS NOT NULL GROUP BY shard_key
         """;
 
     public const string Now = "SELECT now()";

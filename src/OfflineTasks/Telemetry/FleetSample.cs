@@ -22,6 +22,7 @@ internal sealed record QueueCounts(
     IReadOnlyDictionary<string, long> Processing,
     IReadOnlyDictionary<string, long> Failed,
     IReadOnlyDictionary<string, (long Available, long Deferred)> Shards);
+// Shards: for the shards that were not open, their available jobs; for every shard key, the jobs the gate deferred.
 
 /// <summary>The fleet-wide gauges and alert states every process exports, as last read (or written, by the leader).</summary>
 internal sealed record FleetSnapshot(IReadOnlyList<FleetGauge> Gauges, IReadOnlyDictionary<string, AlertState> Alerts, DateTimeOffset? SampledAt)

@@ -74,8 +74,10 @@ internal sealed class FleetSampler : LeaderService
             Logger.LogInformation("This process now samples the fleet's queues and evaluates its {Count} alert rules", settings.Rules.Count);
         }
 
-        var counts = await _storage.CountQueuesAsync(stopping).ConfigureAwait(false);
-        var gauges = Gauges(counts, settings);
+        var modes = _shards?.Invoke();
+        var notOpen = modes?.Where(m => m.Value != ShardMode.Open).Select(m => m.Key).ToList() ?? [];
+        var counts = await _storage.CountQueuesAsync(notOpen, stopping).ConfigureAwait(false);
+        var gauges = Gauges(counts, settings, modes);
         var now = Time.GetUtcNow();
         var alerts = new Dictionary<string, AlertState>(StringComparer.Ordinal);
         var changes = new List<AlertChange>();
@@ -131,7 +133,7 @@ internal sealed class FleetSampler : LeaderService
         }));
     }
 
-    private List<FleetGauge> Gauges(QueueCounts counts, TelemetrySettings settings)
+    private List<FleetGauge> Gauges(QueueCounts counts, TelemetrySettings settings, IReadOnlyDictionary<string, ShardMode>? modes)
     {
         var queues = new SortedSet<string>(_queues(), StringComparer.Ordinal);
         foreach (var rule in settings.Rules.Where(r => r.Kind != AlertKind.ShardParked))
@@ -155,15 +157,14 @@ internal sealed class FleetSampler : LeaderService
             gauges.Add(new FleetGauge(FleetGauge.QueueOldestAge, queue, "", Math.Round(age, 3)));
         }
 
-        if (_shards?.Invoke() is { } modes)
+        if (modes is not null)
         {
             var shards = new SortedSet<string>(modes.Keys, StringComparer.Ordinal);
             shards.UnionWith(counts.Shards.Keys);
             foreach (var shard in shards)
             {
                 var (available, deferred) = counts.Shards.GetValueOrDefault(shard);
-                var open = modes.TryGetValue(shard, out var mode) && mode == ShardMode.Open;
-                gauges.Add(new FleetGauge(FleetGauge.ShardParked, shard, "", (open ? 0 : available) + deferred));
+                gauges.Add(new FleetGauge(FleetGauge.ShardParked, shard, "", available + deferred));
             }
         }
 

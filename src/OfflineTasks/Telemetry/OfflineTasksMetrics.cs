@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using OfflineTasks.Alerts;
 using OfflineTasks.Gate;
@@ -22,7 +23,7 @@ internal sealed class OfflineTasksMetrics : IDisposable
     private readonly Meter _meter;
     private readonly Histogram<double> _processDuration;
     private readonly Counter<long> _consumed;
-    private readonly Counter<long> _finished;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Queue, string Outcome), StrongBox<long>> _finished = new();
     private readonly Counter<long> _deferred;
     private readonly Histogram<double> _probeDuration;
     private readonly Counter<long> _probeErrors;
@@ -35,7 +36,8 @@ internal sealed class OfflineTasksMetrics : IDisposable
         _processDuration = _meter.CreateHistogram<double>("messaging.process.duration", "s", "How long a job ran.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 300, 1800] });
         _consumed = _meter.CreateCounter<long>("messaging.client.consumed.messages", "{message}", "Jobs claimed by this process.");
-        _finished = _meter.CreateCounter<long>("offlinetasks.jobs.finished", "{job}", "Job attempts ended, by outcome: succeeded, failed, retried, deferred, cancelled.");
+        // Counted in the process and observed at collection: one Interlocked add per job instead of a tagged measurement.
+        _meter.CreateObservableCounter("offlinetasks.jobs.finished", ObserveFinished, "{job}", "Job attempts ended, by outcome: succeeded, failed, retried, deferred, cancelled.");
         _deferred = _meter.CreateCounter<long>("offlinetasks.jobs.deferred", "{job}", "Deferrals, by shard and reason kind.");
         _probeDuration = _meter.CreateHistogram<double>("offlinetasks.probe.duration", "s", "One status read of a MySQL master (the prober, on the leader).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] });
@@ -78,17 +80,10 @@ internal sealed class OfflineTasksMetrics : IDisposable
     /// <summary>One attempt ended: <paramref name="outcome"/> is succeeded, failed, retried, deferred or cancelled.</summary>
     public void JobFinished(string queue, string outcome, TimeSpan duration, string? errorType)
     {
-        if (_finished.Enabled)
-        {
-            _finished.Add(1, new TagList { { "queue", queue }, { "outcome", outcome } });
-        }
-
+        Interlocked.Increment(ref _finished.GetOrAdd((queue, outcome), static _ => new StrongBox<long>()).Value);
         if (_processDuration.Enabled)
         {
-            var tags = new TagList
-            {
-                { "messaging.system", System }, { "messaging.destination.name", queue }, { "messaging.operation.name", "process" }, { "offlinetasks.outcome", outcome },
-            };
+            var tags = new TagList { { "messaging.system", System }, { "messaging.destination.name", queue }, { "messaging.operation.name", "process" } };
             if (errorType is not null)
             {
                 tags.Add("error.type", errorType);
@@ -130,6 +125,14 @@ internal sealed class OfflineTasksMetrics : IDisposable
         MySqlStatusFailure.Unreadable => "unreadable",
         _ => "other",
     };
+
+    private IEnumerable<Measurement<long>> ObserveFinished()
+    {
+        foreach (var ((queue, outcome), count) in _finished)
+        {
+            yield return new Measurement<long>(Volatile.Read(ref count.Value), new KeyValuePair<string, object?>("queue", queue), new KeyValuePair<string, object?>("outcome", outcome));
+        }
+    }
 
     private IEnumerable<Measurement<double>> ObserveDepth()
     {
