@@ -6,16 +6,16 @@ using Polly;
 namespace OfflineTasks.Server;
 
 /// <summary>
-/// Collects job outcomes and writes them back in batches. A busy fetch loop drains them into its next claim
-/// (one round trip and one commit for both); whatever is still pending 2 ms later (an idle or full server) is
-/// written here, on a connection of its own. A failed write is retried (PostgreSQL restarts, network blips)
+/// Collects job outcomes and writes them back in batches, on a connection of its own beside the fetch loop's: every
+/// 2 ms, or as soon as the previous batch's durable commit returns, everything pending goes in one statement (up to
+/// 2,000). A failed write is retried (PostgreSQL restarts, network blips)
 /// until shutdown gives up; an outcome that never lands leaves its job processing, and the lease brings it
 /// back (at-least-once).
 /// </summary>
 internal sealed class CompletionBatcher
 {
     private const int MaxBatch = 2_000;
-    private readonly Channel<JobOutcome> _channel = Channel.CreateUnbounded<JobOutcome>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly Channel<JobOutcome> _channel = Channel.CreateUnbounded<JobOutcome>(new UnboundedChannelOptions { SingleReader = true });
     private readonly PostgresJobStorage _storage;
     private readonly Guid _serverId;
     private readonly ResiliencePipeline _retry;
@@ -39,15 +39,6 @@ internal sealed class CompletionBatcher
         if (!_channel.Writer.TryWrite(outcome))
         {
             _logger.LogWarning("Outcome of job {JobId} arrived after shutdown; the job will come back after its lease", outcome.JobId);
-        }
-    }
-
-    /// <summary>Moves up to <paramref name="max"/> pending outcomes into <paramref name="into"/>, for the fetch loop to write with its next claim.</summary>
-    public void Drain(List<JobOutcome> into, int max)
-    {
-        while (into.Count < max && _channel.Reader.TryRead(out var outcome))
-        {
-            into.Add(outcome);
         }
     }
 
@@ -98,8 +89,8 @@ internal sealed class CompletionBatcher
         {
             while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
             {
-                // A busy fetch loop writes outcomes with its next claim, in the same round trip; this loop
-                // writes only what is still pending a moment later (an idle or full server).
+                // Wait a moment for more outcomes: each batch is one statement and one durable commit (WAL flush),
+                // and while a flush is slow the next batch grows instead.
                 if (!_closed)
                 {
                     await Task.Delay(Linger, _time, abort).ConfigureAwait(false);

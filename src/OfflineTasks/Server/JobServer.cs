@@ -42,7 +42,6 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
     private readonly CancellationTokenSource _completionAbort = new();
     private CancellationTokenSource _jobsAbort = new();
     private Npgsql.NpgsqlConnection? _fetchConnection;
-    private readonly List<JobOutcome> _fetchOutcomes = [];
     private readonly Dictionary<string, ClaimCursor> _cursors = new(StringComparer.Ordinal);
     private DateTimeOffset _cursorsResetAt;
     private bool _rescanFromHead;
@@ -198,13 +197,6 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
         }
         finally
         {
-            // Outcomes drained for a claim that never went through go back to the batcher, which writes them at shutdown.
-            foreach (var outcome in _fetchOutcomes)
-            {
-                _completions.Post(outcome);
-            }
-
-            _fetchOutcomes.Clear();
             if (_fetchConnection is not null)
             {
                 await _fetchConnection.DisposeAsync().ConfigureAwait(false);
@@ -315,8 +307,9 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
 
             _rescanFromHead = false;
 
-            // Outcomes of jobs that just finished ride along with the claim: one round trip, one commit.
-            _completions.Drain(_fetchOutcomes, 2_000);
+            // Outcomes are written by the CompletionBatcher on a connection of its own, so a claim (committed
+            // asynchronously) never waits for the WAL flush of a durable outcome write: while one flush is slow, the
+            // loop keeps claiming and the next outcome batch grows instead (group commit).
             ClaimFilter filter;
             lock (_runningByShard)
             {
@@ -328,8 +321,8 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
             {
                 var want = free - (all?.Count ?? 0);
                 ClaimCursor? after = _cursors.TryGetValue(queue, out var cursor) ? cursor : null;
-                var (written, claimed) = await _storage.WriteAndClaimAsync(
-                    _fetchConnection, ServerId, _fetchOutcomes, queue, want, after, filter, cancellationToken).ConfigureAwait(false);
+                var (_, claimed) = await _storage.WriteAndClaimAsync(
+                    _fetchConnection, ServerId, [], queue, want, after, filter, cancellationToken).ConfigureAwait(false);
                 _metrics?.JobsClaimed(queue, claimed.Count);
                 if (claimed.Count < want && after is not null)
                 {
@@ -341,14 +334,6 @@ public sealed class JobServer : IHostedService, IAsyncDisposable
                     _cursors[queue] = claimed.Max(j => j.Position);
                 }
 
-                if (written < _fetchOutcomes.Count)
-                {
-                    _logger.LogWarning(
-                        "{Skipped} of {Count} job outcomes were not written: this server no longer held those jobs (its lease expired and they were rescued)",
-                        _fetchOutcomes.Count - written, _fetchOutcomes.Count);
-                }
-
-                _fetchOutcomes.Clear();
                 if (all is null)
                 {
                     all = claimed;
