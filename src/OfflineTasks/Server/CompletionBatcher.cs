@@ -6,9 +6,10 @@ using Polly;
 namespace OfflineTasks.Server;
 
 /// <summary>
-/// Collects job outcomes and writes them back in batches, on a connection of its own beside the fetch loop's: every
-/// 2 ms, or as soon as the previous batch's durable commit returns, everything pending goes in one statement (up to
-/// 2,000). A failed write is retried (PostgreSQL restarts, network blips)
+/// Collects job outcomes and writes them back in batches, on a connection of its own beside the fetch loop's: 5 ms
+/// after the first outcome of a batch arrives (or once the previous batch's durable commit has returned, if that took
+/// longer), everything pending goes in one statement (up to 2,000). A worker slot is free as soon as its job ends,
+/// so the delay costs no throughput; it makes the batches, and the WAL flushes, fewer. A failed write is retried (PostgreSQL restarts, network blips)
 /// until shutdown gives up; an outcome that never lands leaves its job processing, and the lease brings it
 /// back (at-least-once).
 /// </summary>
@@ -20,7 +21,7 @@ internal sealed class CompletionBatcher
     private readonly Guid _serverId;
     private readonly ResiliencePipeline _retry;
     private readonly ILogger _logger;
-    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(2);
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
     private readonly TimeProvider _time;
     private Npgsql.NpgsqlConnection? _connection;
     private volatile bool _closed;
