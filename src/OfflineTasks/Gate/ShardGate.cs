@@ -66,7 +66,7 @@ internal sealed class ShardGate : IJobGate, IClaimFilterProvider
         List<int>? caps = null;
         foreach (var shard in settings.Shards.Keys)
         {
-            var (mode, _, _, _) = Assess(settings, view, shard);
+            var (mode, state, _) = Classify(settings, view, shard);
             if (mode == ShardMode.Closed)
             {
                 (closed ??= []).Add(shard);
@@ -78,7 +78,7 @@ internal sealed class ShardGate : IJobGate, IClaimFilterProvider
                 (lightOnly ??= []).Add(shard);
             }
 
-            if (view.States.TryGetValue(shard, out var state) && state.ConcurrencyLimit is { } limit)
+            if (state?.ConcurrencyLimit is { } limit)
             {
                 // The fleet-wide ramp limit, split evenly over the live worker servers.
                 var mine = Math.Max(1, (limit + view.LiveServers - 1) / view.LiveServers);
@@ -100,23 +100,35 @@ internal sealed class ShardGate : IJobGate, IClaimFilterProvider
             : new ClaimFilter(closed?.ToArray() ?? [], lightOnly?.ToArray() ?? [], capped?.ToArray() ?? [], caps?.ToArray() ?? []);
     }
 
-    /// <summary>The shard's mode as this process sees it, why, for how long, and the reason's kind (a metric tag).</summary>
-    private (ShardMode Mode, string Reason, TimeSpan ClosedFor, string Kind) Assess(GateSettings settings, ShardStateCache.View view, string shard)
+    /// <summary>The shard's mode as this process sees it, and where that comes from; no text, for the claim path.</summary>
+    private (ShardMode Mode, ShardState? State, TimeSpan Age) Classify(GateSettings settings, ShardStateCache.View view, string shard)
     {
-        if (!settings.Shards.ContainsKey(shard))
+        if (!settings.Shards.ContainsKey(shard) || !view.States.TryGetValue(shard, out var state))
         {
-            return (ShardMode.Closed, $"shard {shard} is not configured (no {GateOptions.SectionName}:Shards:{shard}); the job waits until it is", TimeSpan.Zero, "not_configured");
-        }
-
-        if (!view.States.TryGetValue(shard, out var state))
-        {
-            return (ShardMode.Closed, view.Loaded ? $"shard {shard} not probed yet" : $"shard {shard}: shard states not read yet", TimeSpan.Zero, "unknown");
+            return (ShardMode.Closed, null, TimeSpan.Zero);
         }
 
         var age = state.Age + _time.GetElapsedTime(view.ReadAt);
+        return (age > settings.StaleAfter ? ShardMode.Closed : state.Mode, state, age);
+    }
+
+    /// <summary>The shard's mode as this process sees it, why, for how long, and the reason's kind (a metric tag).</summary>
+    private (ShardMode Mode, string Reason, TimeSpan ClosedFor, string Kind) Assess(GateSettings settings, ShardStateCache.View view, string shard)
+    {
+        var (mode, state, age) = Classify(settings, view, shard);
+        if (!settings.Shards.ContainsKey(shard))
+        {
+            return (mode, $"shard {shard} is not configured (no {GateOptions.SectionName}:Shards:{shard}); the job waits until it is", TimeSpan.Zero, "not_configured");
+        }
+
+        if (state is null)
+        {
+            return (mode, view.Loaded ? $"shard {shard} not probed yet" : $"shard {shard}: shard states not read yet", TimeSpan.Zero, "unknown");
+        }
+
         if (age > settings.StaleAfter)
         {
-            return (ShardMode.Closed, string.Create(CultureInfo.InvariantCulture,
+            return (mode, string.Create(CultureInfo.InvariantCulture,
                 $"shard {shard} state is {age.TotalSeconds:0.0} s old (over {settings.StaleAfter.TotalSeconds:0.#} s): no prober has refreshed it, so its load is unknown"), age, "stale");
         }
 
@@ -126,8 +138,8 @@ internal sealed class ShardGate : IJobGate, IClaimFilterProvider
             closedFor = TimeSpan.Zero;
         }
 
-        var what = state.Mode == ShardMode.LightOnly ? "open for light jobs only" : "closed";
-        return (state.Mode, string.Create(CultureInfo.InvariantCulture, $"shard {shard} {what} for {closedFor.TotalSeconds:0.0} s: {state.Reason}"), closedFor,
+        var what = mode == ShardMode.LightOnly ? "open for light jobs only" : "closed";
+        return (mode, string.Create(CultureInfo.InvariantCulture, $"shard {shard} {what} for {closedFor.TotalSeconds:0.0} s: {state.Reason}"), closedFor,
             state.ReasonKind.Length > 0 ? state.ReasonKind : "unknown");
     }
 

@@ -28,16 +28,7 @@ public static class OfflineTasksGateServiceCollectionExtensions
     public static IServiceCollection AddOfflineTasksGate(this IServiceCollection services, IConfiguration? configuration = null, Action<GateOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<GateOptions>();
-        if (configuration is not null)
-        {
-            options.Bind(configuration.GetSection(GateOptions.SectionName));
-        }
-
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
+        var options = OptionsRegistration.AddOptions<GateOptions>(services, configuration, GateOptions.SectionName, configure);
 
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GateOptions>, GateOptionsValidator>());

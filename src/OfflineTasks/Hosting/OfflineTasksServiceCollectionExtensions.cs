@@ -22,16 +22,7 @@ public static class OfflineTasksServiceCollectionExtensions
     public static IServiceCollection AddOfflineTasks(this IServiceCollection services, IConfiguration? configuration = null, Action<PostgresStorageOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<PostgresStorageOptions>();
-        if (configuration is not null)
-        {
-            options.Bind(configuration.GetSection(PostgresStorageOptionsValidator.SectionName));
-        }
-
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
+        var options = OptionsRegistration.AddOptions<PostgresStorageOptions>(services, configuration, PostgresStorageOptionsValidator.SectionName, configure);
 
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgresStorageOptions>, PostgresStorageOptionsValidator>());
@@ -51,16 +42,7 @@ public static class OfflineTasksServiceCollectionExtensions
     public static IServiceCollection AddOfflineTasksServer(this IServiceCollection services, IConfiguration? configuration = null, Action<JobServerOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<JobServerOptions>();
-        if (configuration is not null)
-        {
-            options.Bind(configuration.GetSection(JobServerOptions.SectionName));
-        }
-
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
+        var options = OptionsRegistration.AddOptions<JobServerOptions>(services, configuration, JobServerOptions.SectionName, configure);
 
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<JobServerOptions>, JobServerOptionsValidator>());

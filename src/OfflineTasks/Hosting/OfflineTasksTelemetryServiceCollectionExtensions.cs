@@ -28,16 +28,7 @@ public static class OfflineTasksTelemetryServiceCollectionExtensions
     public static IServiceCollection AddOfflineTasksTelemetry(this IServiceCollection services, IConfiguration? configuration = null, Action<TelemetryOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<TelemetryOptions>();
-        if (configuration is not null)
-        {
-            options.Bind(configuration.GetSection(TelemetryOptions.SectionName));
-        }
-
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
+        OptionsRegistration.AddOptions<TelemetryOptions>(services, configuration, TelemetryOptions.SectionName, configure);
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<OfflineTasksMetrics>();
@@ -62,13 +53,7 @@ public static class OfflineTasksTelemetryServiceCollectionExtensions
                 sp.GetRequiredService<ILogger<FleetSampler>>());
         });
         services.TryAddSingleton<TelemetryExport>();
-        var prometheus = new TelemetryOptions();
-        configuration?.GetSection(TelemetryOptions.SectionName).Bind(prometheus);
-        configure?.Invoke(prometheus);
-        if (prometheus.Prometheus.Enabled)
-        {
-            services.AddOfflineTasksPrometheus();
-        }
+        services.AddOfflineTasksPrometheus();
 
         // Order matters at start: the export first (so nothing recorded is missed), the notifier before the sampler.
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<TelemetryExport>());

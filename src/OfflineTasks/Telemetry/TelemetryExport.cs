@@ -46,7 +46,7 @@ internal sealed class TelemetryExport : IHostedService, IDisposable
         var builder = Sdk.CreateMeterProviderBuilder()
             .ConfigureResource(r => r.AddService("offlinetasks", serviceInstanceId: $"{Environment.MachineName}:{Environment.ProcessId}"))
             .AddMeter(OfflineTasksMetrics.MeterName);
-        if (_services.GetService<PrometheusScrapeHandler>() is { } prometheus)
+        if (_options.Prometheus.Enabled && _services.GetService<PrometheusScrapeHandler>() is { } prometheus)
         {
             builder.AddOfflineTasksPrometheus(prometheus);
         }
