@@ -1,150 +1,147 @@
 using System.Diagnostics;
+using Hangfire;
+using Hangfire.Storage;
+using Hangfire.Storage.Monitoring;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using OfflineTasks.Client;
 using OfflineTasks.Gate;
+using OfflineTasks.Hangfire;
 using OfflineTasks.Host.Examples;
-using OfflineTasks.Jobs;
 using OfflineTasks.Storage;
 
 namespace OfflineTasks.Host;
 
 /// <summary>
-/// The README's first command: start the worker server, enqueue example jobs, watch them run. When a MariaDB
-/// pair is configured as shard <c>users-1</c> (scripts/demo.sh starts one), it then stops replication on one
-/// master, shows the shard closing and its jobs waiting, starts replication again, and shows them run.
+/// The README's first command: the worker fleet with its dashboard runs example Hangfire jobs on shard
+/// <c>users-1</c>, a MariaDB master-master pair that scripts/demo.sh starts. The demo stops replication on one master:
+/// the shard closes and says why, a running backfill parks itself at its next checkpoint, and new jobs are parked as
+/// they are created; it starts replication again: the shard reopens after the hold time, the parked jobs are
+/// released and succeed. At the end it prints the dashboard's address; with <c>--keep</c> the host keeps running.
 /// </summary>
 internal static class Demo
 {
     private const string Shard = "users-1";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    public static async Task<int> RunAsync(IHost host)
+    /// <summary>Settings that make the demo's gate react within seconds, on a free port.</summary>
+    public static Dictionary<string, string?> Settings { get; } = new()
     {
-        var configuration = host.Services.GetRequiredService<IConfiguration>();
-        var gated = configuration.GetSection($"{GateOptions.SectionName}:Shards:{Shard}").Exists();
-        await host.StartAsync();
-        var jobs = host.Services.GetRequiredService<IBackgroundJobClient>();
-        var storage = host.Services.GetRequiredService<PostgresJobStorage>();
-        if (gated)
-        {
-            var open = await WaitForShardAsync(storage, ShardMode.Open);
-            Console.WriteLine($"demo: shard {Shard} is open: {open?.Reason}");
-        }
-        else
-        {
-            Console.WriteLine($"demo: no MySQL pair configured as shard {Shard} (OfflineTasks:Gate:Shards:{Shard}); the jobs run ungated and the gate part is skipped");
-        }
+        ["OfflineTasks:Gate:ProbeInterval"] = "00:00:00.5",
+        ["OfflineTasks:Gate:HoldTime"] = "00:00:02",
+        ["OfflineTasks:Gate:Ramp:Duration"] = "00:00:02",
+        ["OfflineTasks:Server:SchedulePollingInterval"] = "00:00:01",
+        ["OfflineTasks:Server:ShutdownTimeout"] = "00:00:05",
+        ["OfflineTasks:Host:Url"] = "http://127.0.0.1:0",
+    };
 
-        var shardKey = gated ? Shard : null;
-        var ids = new List<long>();
-        ids.AddRange(await jobs.EnqueueManyAsync(Enumerable.Range(1, 20).Select(userId =>
-            Job.FromExpression<IPhotoIndexer>(x => x.ReindexAsync(userId, CancellationToken.None), new JobOptions { ShardKey = shardKey }))));
-        ids.Add(await jobs.EnqueueAsync<IPhotoIndexer>(x => x.ReindexAsync(4242, CancellationToken.None), new JobOptions { Queue = "critical", Priority = 10 }));
-        ids.Add(jobs.Schedule<IPhotoIndexer>(x => x.ReindexAsync(77, CancellationToken.None), TimeSpan.FromSeconds(2)));
-        var flakyId = jobs.Enqueue(() => PhotoIndexer.ReindexFlakyAsync(7, null!));
-        ids.Add(flakyId);
-        Console.WriteLine($"demo: enqueued {ids.Count} jobs (20 for shard {shardKey ?? "(none)"} in one bulk insert, 1 on the 'critical' queue, 1 delayed by 2 s, 1 that fails once and retries)");
-        var ok = await WaitForAllAsync(storage, ids);
-        await PrintHistoryAsync(storage, flakyId);
-
-        if (gated && configuration["Demo:MariaDbScript"] is { } script && configuration["Demo:MariaDbPair"] is { } pair)
-        {
-            ok &= await ShowGateAsync(storage, jobs, script, pair);
-        }
-
-        await host.StopAsync();
-        Console.WriteLine(ok ? "demo: all jobs succeeded" : "demo: some jobs did not succeed");
-        return ok ? 0 : 1;
-    }
-
-    private static async Task<bool> ShowGateAsync(PostgresJobStorage storage, IBackgroundJobClient jobs, string script, string pair)
+    public static async Task<int> RunAsync(WebApplication app, string dashboard, bool keep)
     {
+        var configuration = app.Services.GetRequiredService<IConfiguration>();
+        var jobs = app.Services.GetRequiredService<IBackgroundJobClient>();
+        var monitoring = app.Services.GetRequiredService<JobStorage>().GetMonitoringApi();
+        var store = app.Services.GetRequiredService<OfflineTasksStore>();
+        if (!configuration.GetSection($"{GateOptions.SectionName}:Shards:{Shard}").Exists())
+        {
+            Console.WriteLine($"demo: no MySQL pair is configured as shard {Shard} (OfflineTasks:Gate:Shards:{Shard}); run scripts/demo.sh, which starts one");
+            return 1;
+        }
+
+        var open = await WaitForShardAsync(store, ShardMode.Open);
+        Console.WriteLine($"demo: shard {Shard} is open: {open.Reason}");
+
+        var ids = Enumerable.Range(1, 20).Select(user => jobs.Enqueue<IPhotoIndexer>(x => x.ReindexAsync(1, user, CancellationToken.None))).ToList();
+        var continuation = jobs.ContinueJobWith<IPhotoIndexer>(ids[^1], x => x.ReindexAsync(1, 4242, CancellationToken.None));
+        Console.WriteLine($"demo: enqueued 20 jobs with [Shard(\"users-{{0}}\")] on shard {Shard}, and a continuation of the last one");
+        var ok = await WaitForAsync(monitoring, [.. ids, continuation], "Succeeded");
+
+        var backfill = jobs.Enqueue<IPhotoIndexer>(x => x.BackfillAsync(1, 30, CancellationToken.None));
+        await WaitForAsync(monitoring, [backfill], "Processing");
         Console.WriteLine();
-        Console.WriteLine($"demo: STOP SLAVE on the first master of shard {Shard}: the pair is no longer redundant");
-        Sql(script, pair, "a", "STOP SLAVE");
+        Console.WriteLine($"demo: a backfill of 30 chunks (job {backfill}) is running; STOP SLAVE on the first master of shard {Shard}: the pair is no longer redundant");
+        Sql(configuration, "STOP SLAVE");
         try
         {
-            var closed = await WaitForShardAsync(storage, ShardMode.Closed);
-            Console.WriteLine($"demo: shard {Shard} closed: {closed?.Reason}");
-            var parked = (await jobs.EnqueueManyAsync(Enumerable.Range(100, 10).Select(userId =>
-                Job.FromExpression<IPhotoIndexer>(x => x.ReindexAsync(userId, CancellationToken.None), new JobOptions { ShardKey = Shard })))).ToList();
-            await Task.Delay(TimeSpan.FromSeconds(2));
-            var waiting = 0;
-            foreach (var id in parked)
-            {
-                waiting += (await storage.GetJobAsync(id))?.State == JobState.Available ? 1 : 0;
-            }
+            var closed = await WaitForShardAsync(store, ShardMode.Closed);
+            Console.WriteLine($"demo: shard {Shard} closed: {closed.Reason}");
+            ok &= await WaitForAsync(monitoring, [backfill], ParkedState.StateName);
+            Console.WriteLine($"demo: the backfill stopped at its next checkpoint and is Parked: {Reason(monitoring, backfill)}");
 
-            Console.WriteLine($"demo: enqueued 10 more jobs for shard {Shard}; 2 s later {waiting} still wait, unclaimed, with no attempt used");
+            var parked = Enumerable.Range(100, 10).Select(user => jobs.Enqueue<IPhotoIndexer>(x => x.ReindexAsync(1, user, CancellationToken.None))).ToList();
+            ok &= await WaitForAsync(monitoring, parked, ParkedState.StateName);
+            Console.WriteLine($"demo: enqueued 10 more jobs for shard {Shard}: all 10 are Parked as they were created, never enqueued, no retry used");
+            PrintHistory(monitoring, parked[0]);
+
             Console.WriteLine($"demo: START SLAVE: the shard reopens once every signal has been below its low-water mark for the hold time");
-            Sql(script, pair, "a", "START SLAVE");
-            var reopened = await WaitForShardAsync(storage, ShardMode.Open);
-            Console.WriteLine($"demo: shard {Shard} reopened: {reopened?.Reason}");
-            var ok = await WaitForAllAsync(storage, parked);
+            Sql(configuration, "START SLAVE");
+            var reopened = await WaitForShardAsync(store, ShardMode.Open);
+            Console.WriteLine($"demo: shard {Shard} reopened: {reopened.Reason}");
+            ok &= await WaitForAsync(monitoring, [.. parked, backfill], "Succeeded");
+            Console.WriteLine($"demo: the parked jobs were released to their queue and succeeded; the history of job {parked[0]}:");
+            PrintHistory(monitoring, parked[0]);
             Console.WriteLine($"demo: shard {Shard} state log:");
-            foreach (var e in (await storage.GetShardEventsAsync(Shard)).Reverse())
+            foreach (var e in (await store.GetShardEventsAsync(Shard)).Reverse())
             {
                 Console.WriteLine($"  {e.At:HH:mm:ss.fff}  {e.From?.ToString() ?? "-",-9} -> {e.To,-9} {e.Reason}");
             }
-
-            return ok && waiting == parked.Count;
         }
         finally
         {
-            Sql(script, pair, "a", "START SLAVE");
+            Sql(configuration, "START SLAVE");
         }
-    }
 
-    private static async Task<bool> WaitForAllAsync(PostgresJobStorage storage, List<long> ids)
-    {
-        var deadline = TimeProvider.System.GetUtcNow() + Patience;
-        List<JobDetails> final = [];
-        while (TimeProvider.System.GetUtcNow() < deadline)
+        Console.WriteLine(ok ? "demo: all jobs succeeded" : "demo: some jobs did not succeed");
+        Console.WriteLine($"demo: the Hangfire dashboard is at {dashboard}" + (keep ? " (Ctrl+C stops the host)" : " (run scripts/demo.sh --keep to keep the host running and look at it)"));
+        if (keep)
         {
-            final = [];
-            foreach (var id in ids)
-            {
-                if (await storage.GetJobAsync(id) is { } job)
-                {
-                    final.Add(job);
-                }
-            }
-
-            if (final.All(j => j.State is JobState.Succeeded or JobState.Failed))
-            {
-                break;
-            }
-
-            await Task.Delay(250);
+            await app.WaitForShutdownAsync();
         }
 
-        Console.WriteLine("demo: final states: " + string.Join(", ", final.GroupBy(j => j.State).Select(g => $"{g.Key} {g.Count()}")));
-        return final.Count == ids.Count && final.All(j => j.State == JobState.Succeeded);
+        return ok ? 0 : 1;
     }
 
-    private static async Task PrintHistoryAsync(PostgresJobStorage storage, long id)
+    private static async Task<bool> WaitForAsync(IMonitoringApi monitoring, List<string> ids, string state)
     {
-        if (await storage.GetJobAsync(id) is not { } job)
+        var deadline = Stopwatch.StartNew();
+        List<string?> states = [];
+        while (deadline.Elapsed < Patience)
+        {
+            states = ids.Select(id => monitoring.JobDetails(id)?.History.FirstOrDefault()?.StateName).ToList();
+            if (states.All(s => s == state))
+            {
+                return true;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Console.WriteLine($"demo: expected every job {state}, found: " + string.Join(", ", states.GroupBy(s => s ?? "none").Select(g => $"{g.Key} {g.Count()}")));
+        return false;
+    }
+
+    private static string Reason(IMonitoringApi monitoring, string id) => monitoring.JobDetails(id)?.History.FirstOrDefault()?.Reason ?? "";
+
+    private static void PrintHistory(IMonitoringApi monitoring, string id)
+    {
+        if (monitoring.JobDetails(id) is not JobDetailsDto job)
         {
             return;
         }
 
-        Console.WriteLine($"demo: history of job {job.Id} ({job.Method}):");
-        foreach (var t in job.History)
+        Console.WriteLine($"demo: history of job {id} ({job.Job?.Type.Name}.{job.Job?.Method.Name}), oldest first:");
+        foreach (var h in job.History.AsEnumerable().Reverse())
         {
-            Console.WriteLine($"  {t.At:HH:mm:ss.fff}  {t.From?.ToString() ?? "-",-10} -> {t.To,-10} {t.Reason}");
+            Console.WriteLine($"  {h.CreatedAt:HH:mm:ss.fff}  {h.StateName,-10} {h.Reason}");
         }
     }
 
-    private static async Task<ShardState?> WaitForShardAsync(PostgresJobStorage storage, ShardMode mode)
+    private static async Task<ShardState> WaitForShardAsync(OfflineTasksStore store, ShardMode mode)
     {
-        var deadline = TimeProvider.System.GetUtcNow() + Patience;
+        var deadline = Stopwatch.StartNew();
         ShardState? state = null;
-        while (TimeProvider.System.GetUtcNow() < deadline)
+        while (deadline.Elapsed < Patience)
         {
-            state = (await storage.GetShardStatesAsync()).FirstOrDefault(s => s.Shard == Shard);
+            state = (await store.GetShardStatesAsync()).FirstOrDefault(s => s.Shard == Shard);
             if (state?.Mode == mode)
             {
                 return state;
@@ -156,10 +153,12 @@ internal static class Demo
         throw new TimeoutException($"shard {Shard} did not become {mode} within {Patience.TotalSeconds:0} s (last state: {state?.Mode} {state?.Reason})");
     }
 
-    private static void Sql(string script, string pair, string master, string statement)
+    private static void Sql(IConfiguration configuration, string statement)
     {
+        var script = configuration["Demo:MariaDbScript"] ?? throw new InvalidOperationException("Demo:MariaDbScript is not set (scripts/demo.sh sets it)");
+        var pair = configuration["Demo:MariaDbPair"] ?? throw new InvalidOperationException("Demo:MariaDbPair is not set (scripts/demo.sh sets it)");
         var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { script, "sql", pair, master, statement })
+        foreach (var a in new[] { script, "sql", pair, "a", statement })
         {
             info.ArgumentList.Add(a);
         }
@@ -169,7 +168,7 @@ internal static class Demo
         process.StandardOutput.ReadToEnd();
         if (!process.WaitForExit(30_000) || process.ExitCode != 0)
         {
-            throw new InvalidOperationException($"{script} sql {pair} {master} \"{statement}\" failed: {error.Result}");
+            throw new InvalidOperationException($"{script} sql {pair} a \"{statement}\" failed: {error.Result}");
         }
     }
 }

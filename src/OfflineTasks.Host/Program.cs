@@ -1,66 +1,121 @@
+using Hangfire;
+using Hangfire.PostgreSql;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using OfflineTasks.Hosting;
+using OfflineTasks.Hangfire;
 using OfflineTasks.Host;
 using OfflineTasks.Host.Examples;
-using OfflineTasks.Storage;
+using OfflineTasks.Hosting;
+using OfflineTasks.Telemetry;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
-// offlinetasks [run|migrate|demo]  — configuration from appsettings.json, then environment variables
-// (e.g. OfflineTasks__Server__WorkerCount=20), then command-line switches (--OfflineTasks:Schema=jobs).
+// offlinetasks [run|demo] [--keep] — configuration from appsettings.json (beside the executable), then environment
+// variables (e.g. OfflineTasks__Server__WorkerCount=20), then command-line switches (--OfflineTasks:Schema=jobs).
 var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "run";
-var rest = args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args;
-if (command is not ("run" or "migrate" or "demo"))
+var rest = (args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args).Where(a => a != "--keep").ToArray();
+var keep = args.Contains("--keep");
+if (command is not ("run" or "demo"))
 {
-    Console.Error.WriteLine($"offlinetasks: unknown command '{command}'. Use: run (default), migrate, demo.");
+    Console.Error.WriteLine($"offlinetasks: unknown command '{command}'. Use: run (default), demo [--keep].");
     return 2;
 }
 
-// appsettings.json is read from beside the executable, wherever it is started from.
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = rest, ContentRootPath = AppContext.BaseDirectory });
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = rest, ContentRootPath = AppContext.BaseDirectory });
 if (command == "demo")
 {
-    builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-    {
-        // Short backoff so the demo's flaky job visibly retries within seconds.
-        ["OfflineTasks:Server:RetryBaseDelay"] = "00:00:01",
-        ["OfflineTasks:Server:ShutdownTimeout"] = "00:00:05",
-        // A quick gate, so the demo's shard closes and reopens within seconds.
-        ["OfflineTasks:Gate:ProbeInterval"] = "00:00:00.5",
-        ["OfflineTasks:Gate:HoldTime"] = "00:00:02",
-        ["OfflineTasks:Gate:Ramp:Duration"] = "00:00:02",
-        // The demo's metrics go to a free port, so it never clashes with a running worker's 9464.
-        ["OfflineTasks:Telemetry:Prometheus:Url"] = "http://127.0.0.1:0",
-    });
+    builder.Configuration.AddInMemoryCollection(Demo.Settings);
 }
 
-builder.Services.AddOfflineTasks(builder.Configuration);
-builder.Services.AddOfflineTasksServer(builder.Configuration);
-builder.Services.AddOfflineTasksGate(builder.Configuration);
-builder.Services.AddOfflineTasksTelemetry(builder.Configuration);
-if (command != "migrate" && builder.Configuration.GetValue("OfflineTasks:Telemetry:Prometheus:Enabled", true))
+builder.Services.AddOptions<HostSettings>().Bind(builder.Configuration.GetSection("OfflineTasks:Host")).ValidateOnStart();
+builder.Services.AddOptions<ServerSettings>().Bind(builder.Configuration.GetSection("OfflineTasks:Server"));
+builder.Services.AddOptions<HangfireStorageSettings>().Bind(builder.Configuration.GetSection("OfflineTasks:Hangfire"));
+builder.Services.AddSingleton<IValidateOptions<HostSettings>, HostSettingsValidator>();
+
+builder.Services.AddHangfire((services, hangfire) =>
 {
-    builder.Services.AddHostedService<MetricsEndpoint>();
-}
+    var storage = services.GetRequiredService<IOptions<HangfireStorageSettings>>().Value;
+    hangfire
+        .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+        .UseSimpleAssemblyNameTypeSerializer()
+        .UseRecommendedSerializerSettings()
+        .UsePostgreSqlStorage(
+            o => o.UseNpgsqlConnection(services.GetRequiredService<IOptions<OfflineTasksOptions>>().Value.ConnectionString),
+            new PostgreSqlStorageOptions { SchemaName = storage.Schema }.ForOfflineJobs(storage.InvisibilityTimeout, storage.QueuePollInterval))
+        .UseOfflineTasks();
+});
+builder.Services.AddHangfireServer((services, server) =>
+{
+    var settings = services.GetRequiredService<IOptions<ServerSettings>>().Value;
+    server.WorkerCount = settings.WorkerCount;
+    server.Queues = settings.EffectiveQueues;
+    server.ShutdownTimeout = settings.ShutdownTimeout;
+    server.SchedulePollingInterval = settings.SchedulePollingInterval;
+});
+builder.Services.AddOfflineTasks(builder.Configuration);
+
+var prometheus = builder.Configuration.GetValue("OfflineTasks:Telemetry:Prometheus:Enabled", true);
+var otlp = builder.Configuration.GetSection("OfflineTasks:Telemetry:Otlp").Get<OtlpOptions>() ?? new OtlpOptions();
+builder.Services.AddOpenTelemetry()
+    .ConfigureResource(r => r.AddService("offlinetasks", serviceInstanceId: $"{Environment.MachineName}:{Environment.ProcessId}"))
+    .WithMetrics(metrics =>
+    {
+        metrics.AddMeter(OfflineTasksMeter.Name);
+        if (prometheus)
+        {
+            metrics.AddPrometheusExporter();
+        }
+
+        if (!string.IsNullOrEmpty(otlp.Endpoint) && Uri.TryCreate(otlp.Endpoint, UriKind.Absolute, out var endpoint))
+        {
+            metrics.AddOtlpExporter((exporter, reader) =>
+            {
+                exporter.Endpoint = endpoint;
+                exporter.Protocol = otlp.Protocol == "HttpProtobuf" ? OtlpExportProtocol.HttpProtobuf : OtlpExportProtocol.Grpc;
+                reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = (int)otlp.ExportInterval.TotalMilliseconds;
+                reader.TemporalityPreference = MetricReaderTemporalityPreference.Cumulative;
+            });
+        }
+    });
 builder.Services.AddTransient<IPhotoIndexer, PhotoIndexer>();
 
+var url = builder.Configuration["OfflineTasks:Host:Url"] ?? new HostSettings().Url;
+builder.WebHost.UseUrls(url);
 try
 {
-    using var host = builder.Build();
-    switch (command)
+    await using var app = builder.Build();
+    var host = app.Services.GetRequiredService<IOptions<HostSettings>>();
+    // Hangfire's default: the dashboard answers local requests only. To open it to others, map it in your own app
+    // with an authorization policy instead: app.MapHangfireDashboardWithAuthorizationPolicy("ops", "/hangfire").
+    app.MapHangfireDashboard(builder.Configuration["OfflineTasks:Host:DashboardPath"] ?? new HostSettings().DashboardPath);
+    if (prometheus)
     {
-        case "migrate":
-            var storage = host.Services.GetRequiredService<IOptions<PostgresStorageOptions>>().Value;
-            var applied = await new Migrator(host.Services.GetRequiredService<PostgresJobStorage>().DataSource, storage.Schema).MigrateAsync();
-            Console.WriteLine($"offlinetasks: schema '{storage.Schema}' is up to date ({applied} migration(s) applied).");
-            return 0;
-        case "demo":
-            return await Demo.RunAsync(host);
-        default:
-            await host.RunAsync();
-            return 0;
+        app.MapPrometheusScrapingEndpoint("/metrics");
     }
+
+    try
+    {
+        await app.StartAsync();
+    }
+    catch (IOException e)
+    {
+        throw new InvalidOperationException($"OfflineTasks:Host:Url = {url} cannot be served: {e.Message}", e);
+    }
+
+    var addresses = app.Urls.ToList();
+    Console.WriteLine($"offlinetasks: dashboard on {string.Join(", ", addresses.Select(a => a + host.Value.DashboardPath))}, metrics on {string.Join(", ", addresses.Select(a => a + "/metrics"))}");
+    if (command == "demo")
+    {
+        var exit = await Demo.RunAsync(app, addresses[0] + host.Value.DashboardPath, keep);
+        await app.StopAsync();
+        return exit;
+    }
+
+    await app.WaitForShutdownAsync();
+    return 0;
 }
 catch (OptionsValidationException e)
 {

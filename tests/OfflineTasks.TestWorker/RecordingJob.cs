@@ -1,5 +1,6 @@
+using Hangfire.Server;
 using Npgsql;
-using OfflineTasks.Jobs;
+using OfflineTasks.Hangfire;
 
 namespace OfflineTasks.TestWorker;
 
@@ -9,18 +10,35 @@ namespace OfflineTasks.TestWorker;
 /// </summary>
 public sealed class RecordingJob(NpgsqlDataSource dataSource, WorkerSettings settings)
 {
-    public const string CreateTable = "CREATE TABLE IF NOT EXISTS {0}.test_run (job_id bigint NOT NULL, pid int NOT NULL, started_at timestamptz NOT NULL, finished_at timestamptz NOT NULL)";
+    public const string CreateTable = "CREATE TABLE IF NOT EXISTS {0}.test_run (job_id text NOT NULL, pid int NOT NULL, started_at timestamptz NOT NULL, finished_at timestamptz NOT NULL)";
 
-    public async Task RunAsync(int n, int sleepMs, JobContext context)
+    /// <summary>Runs for <paramref name="sleepMs"/>, then records the run. Hangfire passes <paramref name="context"/> (enqueue it as null).</summary>
+    public async Task RunAsync(int n, int sleepMs, PerformContext context)
     {
+        ArgumentNullException.ThrowIfNull(context);
         var started = DateTimeOffset.UtcNow;
-        await Task.Delay(sleepMs, context.CancellationToken);
+        await Task.Delay(sleepMs, context.CancellationToken.ShutdownToken);
+        await RecordAsync(context.BackgroundJob.Id, started);
+    }
+
+    /// <summary>The same on the shard its first argument names.</summary>
+    [Shard("{0}")]
+    public async Task OnShardAsync(string shard, int n, int sleepMs, PerformContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var started = DateTimeOffset.UtcNow;
+        await Task.Delay(sleepMs, context.CancellationToken.ShutdownToken);
+        await RecordAsync(context.BackgroundJob.Id, started);
+    }
+
+    private async Task RecordAsync(string jobId, DateTimeOffset started)
+    {
         await using var command = dataSource.CreateCommand(
             $"INSERT INTO {settings.Schema}.test_run (job_id, pid, started_at, finished_at) VALUES ($1, $2, $3, now())");
-        command.Parameters.Add(new NpgsqlParameter { Value = context.JobId });
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         command.Parameters.Add(new NpgsqlParameter { Value = Environment.ProcessId });
         command.Parameters.Add(new NpgsqlParameter { Value = started });
-        await command.ExecuteNonQueryAsync(context.CancellationToken);
+        await command.ExecuteNonQueryAsync();
     }
 }
 

@@ -1,28 +1,28 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
-using OfflineTasks.Jobs;
+using OfflineTasks.Gate;
 
 namespace OfflineTasks.Host.Examples;
 
-/// <summary>
-/// Pretends to re-index a user's photos. Every seventh user's first attempt fails, to show a retry with
-/// backoff in the demo.
-/// </summary>
-internal sealed class PhotoIndexer(ILogger<PhotoIndexer> logger) : IPhotoIndexer
+/// <summary>Pretends to work on a user's photos; the backfill checks the gate between its chunks.</summary>
+internal sealed class PhotoIndexer(IShardGate gate, ILogger<PhotoIndexer> logger) : IPhotoIndexer
 {
-    public async Task ReindexAsync(long userId, CancellationToken cancellationToken)
+    public async Task ReindexAsync(int shard, long userId, CancellationToken cancellationToken)
     {
         await Task.Delay(TimeSpan.FromMilliseconds(50 + (userId % 5 * 40)), cancellationToken);
-        logger.LogInformation("Re-indexed {Photos} photos of user {UserId}", (userId * 37) % 500, userId);
+        logger.LogInformation("Re-indexed {Photos} photos of user {UserId} on users-{Shard}", (userId * 37) % 500, userId, shard);
     }
 
-    /// <summary>A flaky variant: fails on its first attempt.</summary>
-    public static Task ReindexFlakyAsync(long userId, JobContext context)
+    public async Task BackfillAsync(int shard, int chunks, CancellationToken cancellationToken)
     {
-        if (context.Attempt == 1)
+        var name = "users-" + shard.ToString(CultureInfo.InvariantCulture);
+        for (var chunk = 0; chunk < chunks; chunk++)
         {
-            throw new TimeoutException($"photo store timed out for user {userId} (first attempt fails on purpose)");
+            // The checkpoint: a shard that closed since the last chunk parks the job here; it starts over once released.
+            gate.ThrowIfClosed(name);
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
         }
 
-        return Task.CompletedTask;
+        logger.LogInformation("Backfilled {Chunks} chunks of {Shard}", chunks, name);
     }
 }

@@ -35,7 +35,7 @@ public sealed class AlertRuleOptions
     /// <summary>What it watches.</summary>
     public AlertKind Kind { get; set; }
 
-    /// <summary>The queue, for <see cref="AlertKind.QueueDepth"/> and <see cref="AlertKind.OldestAge"/>: one of the worker server's queues.</summary>
+    /// <summary>The queue, for <see cref="AlertKind.QueueDepth"/> and <see cref="AlertKind.OldestAge"/>: one of <c>OfflineTasks:Telemetry:Queues</c>.</summary>
     public string? Queue { get; set; }
 
     /// <summary>The shard, for <see cref="AlertKind.ShardParked"/>: one of the gate's shards.</summary>

@@ -14,8 +14,8 @@ internal sealed record AlertRule(string Name, AlertKind Kind, string Subject, do
     /// <summary>What the value is, for messages: "queue default depth", "shard users-2 parked jobs".</summary>
     public string Describe() => Kind switch
     {
-        AlertKind.QueueDepth => $"queue {Subject} depth (available jobs)",
-        AlertKind.OldestAge => $"queue {Subject} oldest available job age (s)",
+        AlertKind.QueueDepth => $"queue {Subject} depth (enqueued jobs)",
+        AlertKind.OldestAge => $"queue {Subject} oldest enqueued job age (s)",
         _ => $"shard {Subject} parked jobs",
     };
 
@@ -29,11 +29,11 @@ internal sealed record AlertRule(string Name, AlertKind Kind, string Subject, do
 
     /// <summary>Validates <paramref name="rules"/> against the known queues and shards; every problem names the key and the value.</summary>
     /// <param name="rules">The configured rules.</param>
-    /// <param name="queues">The queues the worker server takes jobs from, or null when unknown (any valid name is accepted).</param>
+    /// <param name="queues">The queues the telemetry samples (<c>OfflineTasks:Telemetry:Queues</c>).</param>
     /// <param name="shards">The gate's shards, or null when no gate is registered.</param>
     /// <param name="section">The configuration key of the list, for messages.</param>
     public static (IReadOnlyList<AlertRule> Rules, IReadOnlyList<string> Errors) Resolve(
-        IList<AlertRuleOptions> rules, IReadOnlyCollection<string>? queues, IReadOnlyCollection<string>? shards, string section)
+        IList<AlertRuleOptions> rules, IReadOnlyCollection<string> queues, IReadOnlyCollection<string>? shards, string section)
     {
         var errors = new List<string>();
         var resolved = new List<AlertRule>();
@@ -71,9 +71,9 @@ internal sealed record AlertRule(string Name, AlertKind Kind, string Subject, do
                 {
                     Fail($"{key}:Queue is missing: a {r.Kind} rule watches one queue.");
                 }
-                else if (queues is not null && !queues.Contains(r.Queue))
+                else if (!queues.Contains(r.Queue))
                 {
-                    Fail($"{key}:Queue = {r.Queue} is invalid: the worker server takes no jobs from that queue (its queues: {string.Join(", ", queues)}).");
+                    Fail($"{key}:Queue = {r.Queue} is invalid: it is not one of the sampled queues in OfflineTasks:Telemetry:Queues ({string.Join(", ", queues)}).");
                 }
             }
             else if (r.Kind == AlertKind.ShardParked)

@@ -1,8 +1,8 @@
 namespace OfflineTasks.Gate;
 
 /// <summary>
-/// Settings of the load-feedback gate: the shard topology, the thresholds that close and reopen a shard, and how
-/// deferred jobs wait. Bound from the <c>OfflineTasks:Gate</c> configuration section, validated at start by
+/// Settings of the load-feedback gate: the shard topology, the thresholds that close and reopen a shard, how long a
+/// job may stay parked before it is reported, and how a reopened shard's parked jobs are released. Bound from the <c>OfflineTasks:Gate</c> configuration section, validated at start by
 /// <see cref="GateOptionsValidator"/>, and reloaded when the configuration changes (an invalid reload keeps the
 /// previous settings). Each default is given on its property.
 /// </summary>
@@ -26,15 +26,15 @@ public sealed class GateOptions
     /// <summary>What a shard whose master pair is not redundant does. Default <see cref="DegradedPolicy.Close"/>.</summary>
     public DegradedPolicy WhenDegraded { get; set; } = DegradedPolicy.Close;
 
-    /// <summary>How deferred jobs wait; see <see cref="DeferralOptions"/>.</summary>
-    public DeferralOptions Deferral { get; set; } = new();
+    /// <summary>How long a job may stay parked before it is reported; see <see cref="ParkingOptions"/>.</summary>
+    public ParkingOptions Parking { get; set; } = new();
 
-    /// <summary>How a reopened shard's backlog is released; see <see cref="RampOptions"/>.</summary>
+    /// <summary>How fast a reopened shard's parked jobs are released; see <see cref="RampOptions"/>.</summary>
     public RampOptions Ramp { get; set; } = new();
 
     /// <summary>
-    /// How long the prober's leadership lasts without renewal: when the leading process dies, another takes the
-    /// prober over this long after its last renewal. Default 3 s.
+    /// How long the prober's and the releaser's leadership lasts without renewal: when the leading process dies,
+    /// another takes the role over this long after its last renewal. Default 3 s.
     /// </summary>
     public TimeSpan LeaderLease { get; set; } = TimeSpan.FromSeconds(3);
 
@@ -44,7 +44,7 @@ public sealed class GateOptions
     /// </summary>
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>The shards by name (the shard key jobs are enqueued with), each a pair of masters.</summary>
+    /// <summary>The shards by name (what <c>[Shard]</c> formats to, or the shard given at enqueue), each a pair of masters.</summary>
     public IDictionary<string, ShardOptions> Shards { get; set; } = new Dictionary<string, ShardOptions>(StringComparer.Ordinal);
 }
 
@@ -134,38 +134,37 @@ public enum DegradedPolicy
     /// <summary>Close the shard: no job runs on it.</summary>
     Close,
 
-    /// <summary>Keep it open for jobs enqueued with <c>JobOptions.Light</c>; close it for the rest.</summary>
+    /// <summary>Keep it open for light jobs (<c>[Shard(..., Light = true)]</c>); close it for the rest.</summary>
     OpenForLightJobs,
 }
 
-/// <summary>How a job claimed just before its shard closed waits.</summary>
-public sealed class DeferralOptions
+/// <summary>How long a job may stay parked.</summary>
+public sealed class ParkingOptions
 {
-    /// <summary>The first deferral's delay; later ones grow with how long the shard has been closed. Default 2 s.</summary>
-    public TimeSpan InitialDelay { get; set; } = TimeSpan.FromSeconds(2);
-
-    /// <summary>The longest single deferral. Default 5 min.</summary>
-    public TimeSpan MaxDelay { get; set; } = TimeSpan.FromMinutes(5);
-
     /// <summary>
-    /// A job deferred for longer than this in all (since its first deferral) is reported: logged as an error and
-    /// noted in its history. It keeps waiting; it is never dropped. Default 1 h.
+    /// A job parked for longer than this in all (since it was first parked) is reported: logged as an error, noted in
+    /// its history and counted in <c>offlinetasks.jobs.park_deadline_exceeded</c>. It stays parked; it is never
+    /// dropped. Default 1 h.
     /// </summary>
     public TimeSpan Deadline { get; set; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>
-/// The reopening ramp: right after a shard reopens, at most <see cref="InitialConcurrency"/> of its jobs run at once
-/// in the fleet; the limit doubles every <see cref="DoublingInterval"/> and is lifted after <see cref="Duration"/>.
+/// The reopening ramp: right after a shard reopens, its parked jobs are released at <see cref="InitialRate"/> jobs per
+/// second; the rate doubles every <see cref="DoublingInterval"/>, and after <see cref="Duration"/> the rest is released
+/// as fast as <see cref="Parallelism"/> allows. Jobs enqueued while the shard is open are not held back.
 /// </summary>
 public sealed class RampOptions
 {
-    /// <summary>Concurrent jobs per shard right after it reopens. 1 to 10,000, default 2.</summary>
-    public int InitialConcurrency { get; set; } = 2;
+    /// <summary>Jobs per second released right after the shard reopens. 0.1 to 100,000, default 10.</summary>
+    public double InitialRate { get; set; } = 10;
 
-    /// <summary>How often the limit doubles. Default 2 s.</summary>
+    /// <summary>How often the rate doubles. Default 2 s.</summary>
     public TimeSpan DoublingInterval { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>How long after reopening the limit is lifted; zero turns the ramp off. Default 10 s.</summary>
+    /// <summary>How long after reopening the rate is limited; zero releases at full speed at once. Default 10 s.</summary>
     public TimeSpan Duration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How many jobs the releaser moves back to their queue at once (each is one Hangfire state change). 1 to 64, default 8.</summary>
+    public int Parallelism { get; set; } = 8;
 }

@@ -12,7 +12,7 @@ internal sealed record GateSettings(
     TimeSpan ProbeTimeout,
     TimeSpan LeaderLease,
     TimeSpan StaleAfter,
-    DeferralSettings Deferral,
+    TimeSpan ParkingDeadline,
     RampSettings Ramp,
     IReadOnlyDictionary<string, ShardSettings> Shards)
 {
@@ -47,22 +47,21 @@ internal sealed record GateSettings(
             errors.Add($"{s}:{nameof(options.StaleAfter)} = {options.StaleAfter} is invalid: it must exceed {s}:{nameof(options.LeaderLease)} + {s}:{nameof(options.ProbeInterval)} ({options.LeaderLease + options.ProbeInterval}), or shards close whenever the prober changes hands.");
         }
 
-        var deferral = options.Deferral ?? new DeferralOptions();
-        Positive("Deferral:InitialDelay", deferral.InitialDelay);
-        Positive("Deferral:Deadline", deferral.Deadline);
-        if (deferral.MaxDelay < deferral.InitialDelay)
-        {
-            errors.Add($"{s}:Deferral:MaxDelay = {deferral.MaxDelay} is invalid: it must not be below {s}:Deferral:InitialDelay ({deferral.InitialDelay}).");
-        }
+        var parking = options.Parking ?? new ParkingOptions();
+        Positive("Parking:Deadline", parking.Deadline);
 
         var ramp = options.Ramp ?? new RampOptions();
-        if (ramp.InitialConcurrency is < 1 or > 10_000)
+        if (!(ramp.InitialRate is >= 0.1 and <= 100_000))
         {
-            errors.Add($"{s}:Ramp:InitialConcurrency = {ramp.InitialConcurrency} is invalid: it must be between 1 and 10000.");
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{s}:Ramp:InitialRate = {ramp.InitialRate} is invalid: it must be between 0.1 and 100000 (jobs per second)."));
         }
 
         Positive("Ramp:DoublingInterval", ramp.DoublingInterval);
         NotNegative("Ramp:Duration", ramp.Duration);
+        if (ramp.Parallelism is < 1 or > 64)
+        {
+            errors.Add($"{s}:Ramp:Parallelism = {ramp.Parallelism} is invalid: it must be between 1 and 64.");
+        }
 
         var defaults = options.Thresholds ?? new ShardThresholds();
         CheckWatermark(errors, $"{s}:Thresholds:ConnectionsRatio", defaults.ConnectionsRatio, 1.0);
@@ -155,8 +154,8 @@ internal sealed record GateSettings(
             options.ProbeTimeout,
             options.LeaderLease,
             options.StaleAfter,
-            new DeferralSettings(deferral.InitialDelay, deferral.MaxDelay, deferral.Deadline),
-            new RampSettings(ramp.InitialConcurrency, ramp.DoublingInterval, ramp.Duration),
+            parking.Deadline,
+            new RampSettings(ramp.InitialRate, ramp.DoublingInterval, ramp.Duration, ramp.Parallelism),
             shards), errors);
     }
 
@@ -204,21 +203,27 @@ internal sealed record ResolvedThresholds(Mark ConnectionsRatio, Mark ThreadsRun
 /// <summary>High- and low-water marks of one signal.</summary>
 internal readonly record struct Mark(double High, double Low);
 
-/// <summary>Resolved <see cref="DeferralOptions"/>.</summary>
-internal sealed record DeferralSettings(TimeSpan InitialDelay, TimeSpan MaxDelay, TimeSpan Deadline);
-
 /// <summary>Resolved <see cref="RampOptions"/>.</summary>
-internal sealed record RampSettings(int InitialConcurrency, TimeSpan DoublingInterval, TimeSpan Duration)
+internal sealed record RampSettings(double InitialRate, TimeSpan DoublingInterval, TimeSpan Duration, int Parallelism)
 {
-    /// <summary>The fleet-wide concurrency limit <paramref name="sinceReopened"/> after reopening, or null once the ramp is over.</summary>
-    public int? LimitAt(TimeSpan sinceReopened)
+    /// <summary>
+    /// How many jobs the ramp allows to have been released in all, <paramref name="sinceReopened"/> after reopening:
+    /// the integral of a rate that starts at <see cref="InitialRate"/> and doubles every <see cref="DoublingInterval"/>.
+    /// Null once the ramp is over (no limit).
+    /// </summary>
+    public double? AllowedBy(TimeSpan sinceReopened)
     {
-        if (sinceReopened >= Duration || sinceReopened < TimeSpan.Zero)
+        if (sinceReopened >= Duration)
         {
             return null;
         }
 
-        var doublings = Math.Min(20, (int)(sinceReopened / DoublingInterval));
-        return (int)Math.Min(int.MaxValue, (long)InitialConcurrency << doublings);
+        if (sinceReopened <= TimeSpan.Zero)
+        {
+            return 0;
+        }
+
+        var doubling = DoublingInterval.TotalSeconds;
+        return InitialRate * doubling / Math.Log(2) * (Math.Pow(2, sinceReopened.TotalSeconds / doubling) - 1);
     }
 }

@@ -1,157 +1,123 @@
 using System.Globalization;
-using Microsoft.Extensions.Logging;
-using OfflineTasks.Server;
-using OfflineTasks.Storage;
-using OfflineTasks.Telemetry;
 
 namespace OfflineTasks.Gate;
 
 /// <summary>
-/// The gate as workers see it, over this process's copy of the shard states. At claim time it names the shards
-/// whose jobs must stay unclaimed (closed, stale, light-only, or at their ramp limit); just before a claimed job
-/// runs it defers the job if its shard closed in the meantime, with a delay that grows with how long the shard
-/// has been closed, and reports jobs deferred past the deadline.
+/// The gate's decisions over this process's copy of the shard states (<see cref="ShardStateCache"/>): a shard is open
+/// only while its state is fresh and says so. An unknown shard, a shard not probed yet and a state older than
+/// <see cref="GateOptions.StaleAfter"/> all count as closed (fail closed). Decisions cost two dictionary look-ups and
+/// a clock read; the reason is written only when the answer is "closed".
 /// </summary>
-internal sealed class ShardGate : IJobGate, IClaimFilterProvider
+internal sealed class ShardGate : IShardGate
 {
     private readonly ShardStateCache _cache;
     private readonly GateSettingsMonitor _settings;
     private readonly TimeProvider _time;
-    private readonly ILogger<ShardGate> _logger;
-    private readonly OfflineTasksMetrics? _metrics;
-    private readonly Random _random = new();
+    private Coverage? _coverage;
 
-    public ShardGate(ShardStateCache cache, GateSettingsMonitor settings, TimeProvider time, ILogger<ShardGate> logger, OfflineTasksMetrics? metrics = null)
+    public ShardGate(ShardStateCache cache, GateSettingsMonitor settings, TimeProvider time)
     {
         _cache = cache;
         _settings = settings;
         _time = time;
-        _logger = logger;
-        _metrics = metrics;
     }
 
+    /// <summary>Raised when a shard's mode changed.</summary>
     public event Action? Changed
     {
         add => _cache.Changed += value;
         remove => _cache.Changed -= value;
     }
 
-    public ValueTask<GateDecision> CheckAsync(GateRequest request, CancellationToken cancellationToken)
+    /// <summary>The settings in force.</summary>
+    public GateSettings Settings => _settings.Current;
+
+    /// <summary>When <paramref name="shard"/> entered its current mode, as last read; null when it has no state.</summary>
+    public DateTimeOffset? ChangedAt(string shard) => _cache.Current.States.TryGetValue(shard, out var state) ? state.ChangedAt : null;
+
+    /// <summary>Whether <paramref name="shard"/> is configured.</summary>
+    public bool IsKnown(string shard) => _settings.Current.Shards.ContainsKey(shard);
+
+    /// <summary>
+    /// True when every configured shard is open and fresh and no other shard state (e.g. of a removed shard) is
+    /// closed: then no job can be held back, whatever its shard, and its shard need not even be looked up.
+    /// </summary>
+    public bool AllOpen
     {
-        var settings = _settings.Current;
-        var (mode, reason, closedFor, kind) = Assess(settings, _cache.Current, request.ShardKey);
-        if (mode == ShardMode.Open || (mode == ShardMode.LightOnly && request.Light))
+        get
         {
-            return ValueTask.FromResult(GateDecision.Open);
-        }
+            var settings = _settings.Current;
+            var view = _cache.Current;
+            if (!view.Loaded || !view.AllOpen || view.OldestAge + _time.GetElapsedTime(view.ReadAt) > settings.StaleAfter)
+            {
+                return false;
+            }
 
-        _metrics?.JobDeferred(request.ShardKey, kind);
-        var delay = Delay(settings.Deferral, closedFor);
-        if (request.DeferredSince is { } since && _time.GetUtcNow() - since is var waited && waited > settings.Deferral.Deadline)
-        {
-            reason += string.Create(CultureInfo.InvariantCulture,
-                $"; DEADLINE PASSED: deferred for {waited.TotalMinutes:0.#} min in all, over the deadline of {settings.Deferral.Deadline.TotalMinutes:0.#} min");
-            _logger.LogError("Job {JobId} on shard {Shard} has been deferred for {Waited} ({Count} deferrals), past the deadline of {Deadline}: {Reason}",
-                request.JobId, request.ShardKey, waited, request.DeferCount + 1, settings.Deferral.Deadline, reason);
-        }
+            var coverage = Volatile.Read(ref _coverage);
+            if (coverage is null || !ReferenceEquals(coverage.Settings, settings) || !ReferenceEquals(coverage.View, view))
+            {
+                coverage = new Coverage(settings, view, settings.Shards.Keys.All(view.States.ContainsKey));
+                Volatile.Write(ref _coverage, coverage);
+            }
 
-        return ValueTask.FromResult(GateDecision.Defer(delay, reason));
+            return coverage.Covered;
+        }
     }
 
-    public ClaimFilter Filter(IReadOnlyDictionary<string, int> runningByShard)
+    public ShardDecision Check(string shard, bool light = false)
     {
+        ArgumentNullException.ThrowIfNull(shard);
         var settings = _settings.Current;
         var view = _cache.Current;
-        List<string>? closed = null, lightOnly = null, capped = null;
-        List<int>? caps = null;
-        foreach (var shard in settings.Shards.Keys)
-        {
-            var (mode, state, _) = Classify(settings, view, shard);
-            if (mode == ShardMode.Closed)
-            {
-                (closed ??= []).Add(shard);
-                continue;
-            }
-
-            if (mode == ShardMode.LightOnly)
-            {
-                (lightOnly ??= []).Add(shard);
-            }
-
-            if (state?.ConcurrencyLimit is { } limit)
-            {
-                // The fleet-wide ramp limit, split evenly over the live worker servers.
-                var mine = Math.Max(1, (limit + view.LiveServers - 1) / view.LiveServers);
-                var left = mine - runningByShard.GetValueOrDefault(shard);
-                if (left <= 0)
-                {
-                    (closed ??= []).Add(shard);
-                }
-                else
-                {
-                    (capped ??= []).Add(shard);
-                    (caps ??= []).Add(left);
-                }
-            }
-        }
-
-        return closed is null && lightOnly is null && capped is null
-            ? ClaimFilter.None
-            : new ClaimFilter(closed?.ToArray() ?? [], lightOnly?.ToArray() ?? [], capped?.ToArray() ?? [], caps?.ToArray() ?? []);
-    }
-
-    /// <summary>The shard's mode as this process sees it, and where that comes from; no text, for the claim path.</summary>
-    private (ShardMode Mode, ShardState? State, TimeSpan Age) Classify(GateSettings settings, ShardStateCache.View view, string shard)
-    {
-        if (!settings.Shards.ContainsKey(shard) || !view.States.TryGetValue(shard, out var state))
-        {
-            return (ShardMode.Closed, null, TimeSpan.Zero);
-        }
-
-        var age = state.Age + _time.GetElapsedTime(view.ReadAt);
-        return (age > settings.StaleAfter ? ShardMode.Closed : state.Mode, state, age);
-    }
-
-    /// <summary>The shard's mode as this process sees it, why, for how long, and the reason's kind (a metric tag).</summary>
-    private (ShardMode Mode, string Reason, TimeSpan ClosedFor, string Kind) Assess(GateSettings settings, ShardStateCache.View view, string shard)
-    {
-        var (mode, state, age) = Classify(settings, view, shard);
+        view.States.TryGetValue(shard, out var state);
         if (!settings.Shards.ContainsKey(shard))
         {
-            return (mode, $"shard {shard} is not configured (no {GateOptions.SectionName}:Shards:{shard}); the job waits until it is", TimeSpan.Zero, "not_configured");
+            return new ShardDecision(shard, ShardMode.Closed, false,
+                state?.Reason ?? $"unknown shard {shard}: it is not configured (no {GateOptions.SectionName}:Shards:{shard}); its jobs wait until it is",
+                state?.ChangedAt, ShardProber.NotConfigured);
         }
 
         if (state is null)
         {
-            return (mode, view.Loaded ? $"shard {shard} not probed yet" : $"shard {shard}: shard states not read yet", TimeSpan.Zero, "unknown");
+            return new ShardDecision(shard, ShardMode.Closed, false,
+                view.Loaded ? $"shard {shard} not probed yet: its load is unknown" : $"shard {shard}: the shard states have not been read yet, so its load is unknown",
+                null, "unknown");
         }
 
+        var age = state.Age + _time.GetElapsedTime(view.ReadAt);
+        if (age <= settings.StaleAfter && (state.Mode == ShardMode.Open || (state.Mode == ShardMode.LightOnly && light)))
+        {
+            return new ShardDecision(shard, state.Mode, true, null, null, "");
+        }
+
+        return Closed(settings, shard, state, age);
+    }
+
+    public void ThrowIfClosed(string shard, bool light = false)
+    {
+        var decision = Check(shard, light);
+        if (!decision.IsOpen)
+        {
+            throw new ShardClosedException(decision);
+        }
+    }
+
+    private ShardDecision Closed(GateSettings settings, string shard, ShardState state, TimeSpan age)
+    {
         if (age > settings.StaleAfter)
         {
-            return (mode, string.Create(CultureInfo.InvariantCulture,
-                $"shard {shard} state is {age.TotalSeconds:0.0} s old (over {settings.StaleAfter.TotalSeconds:0.#} s): no prober has refreshed it, so its load is unknown"), age, "stale");
+            return new ShardDecision(shard, ShardMode.Closed, false, string.Create(CultureInfo.InvariantCulture,
+                $"shard {shard} state is {age.TotalSeconds:0.0} s old (over {settings.StaleAfter.TotalSeconds:0.#} s): no prober has refreshed it, so its load is unknown"),
+                null, "stale");
         }
 
         var closedFor = _time.GetUtcNow() - state.ChangedAt;
-        if (closedFor < TimeSpan.Zero)
-        {
-            closedFor = TimeSpan.Zero;
-        }
-
-        var what = mode == ShardMode.LightOnly ? "open for light jobs only" : "closed";
-        return (mode, string.Create(CultureInfo.InvariantCulture, $"shard {shard} {what} for {closedFor.TotalSeconds:0.0} s: {state.Reason}"), closedFor,
-            state.ReasonKind.Length > 0 ? state.ReasonKind : "unknown");
+        var what = state.Mode == ShardMode.LightOnly ? "open for light jobs only" : "closed";
+        return new ShardDecision(shard, state.Mode, false,
+            string.Create(CultureInfo.InvariantCulture, $"shard {shard} {what} for {Math.Max(0, closedFor.TotalSeconds):0.0} s: {state.Reason}"),
+            state.ChangedAt, state.ReasonKind.Length > 0 ? state.ReasonKind : "unknown");
     }
 
-    private TimeSpan Delay(DeferralSettings deferral, TimeSpan closedFor)
-    {
-        var ticks = Math.Min(deferral.InitialDelay.Ticks + (closedFor.Ticks / 2), deferral.MaxDelay.Ticks);
-        double jitter;
-        lock (_random)
-        {
-            jitter = 1 + ((_random.NextDouble() * 0.4) - 0.2);
-        }
-
-        return TimeSpan.FromTicks(Math.Min((long)(ticks * jitter), deferral.MaxDelay.Ticks));
-    }
+    /// <summary>Whether a read of the states has a state for every shard of the settings.</summary>
+    private sealed record Coverage(GateSettings Settings, ShardStateCache.View View, bool Covered);
 }

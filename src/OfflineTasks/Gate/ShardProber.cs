@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging;
 using OfflineTasks.Alerts;
 using OfflineTasks.Gate.MySql;
 using OfflineTasks.Internal;
-using OfflineTasks.Storage;
 using OfflineTasks.Telemetry;
 using Polly;
 using Polly.CircuitBreaker;
@@ -21,6 +20,9 @@ namespace OfflineTasks.Gate;
 internal sealed class ShardProber : LeaderService
 {
     internal const string Role = "prober";
+
+    /// <summary>The reason kind of a shard that was removed from the configuration.</summary>
+    internal const string NotConfigured = "not_configured";
     private readonly IShardStateStore _store;
     private readonly GateSettingsMonitor _settings;
     private readonly IMySqlStatusClientFactory _clients;
@@ -87,32 +89,29 @@ internal sealed class ShardProber : LeaderService
 
         var writes = new List<ShardStateWrite>(settings.Shards.Count);
         var events = new List<ShardEvent>();
-        var announce = false;
         foreach (var shard in settings.Shards.Values)
         {
             var mine = samples.Where(s => s.Master.Shard == shard.Name).ToList();
             var previous = _states.GetValueOrDefault(shard.Name);
-            var next = previous is null
+            var next = previous is null || previous.Kind == NotConfigured
                 ? ShardPolicy.Evaluate(new ShardPolicyState(ShardMode.Open, "first probe: no signal at its high-water mark", now, null, null), shard, mine, now)
                 : ShardPolicy.Evaluate(previous, shard, mine, now);
-            _states[shard.Name] = next;
-            if (previous is null || previous.Mode != next.Mode)
-            {
-                events.Add(new ShardEvent(0, shard.Name, now, previous?.Mode, next.Mode, next.Reason));
-                Log(shard.Name, previous?.Mode, next);
-            }
-
-            int? limit = next.Mode == ShardMode.Open ? settings.Ramp.LimitAt(now - next.ChangedAt) : null;
-            if (previous is not null && previous.Mode == ShardMode.Open && next.Mode == ShardMode.Open)
-            {
-                var before = settings.Ramp.LimitAt(now - settings.ProbeInterval - next.ChangedAt);
-                announce |= before != limit;
-            }
-
-            writes.Add(new ShardStateWrite(shard.Name, next.Mode, next.Reason, next.ChangedAt, limit, ShardPolicyJson.Signals(mine), ShardPolicyJson.Policy(next)));
+            Record(shard.Name, previous, next, now, writes, events, ShardPolicyJson.Signals(mine));
         }
 
-        if (!await _store.WriteStatesAsync(Role, Id, settings.LeaderLease, writes, events, announce, stopping).ConfigureAwait(false))
+        // A shard removed from the configuration stays in the table, closed: jobs of it that are still parked or
+        // queued must not run unchecked, and its name stays visible until it is configured again.
+        foreach (var (name, previous) in _states.Where(s => !settings.Shards.ContainsKey(s.Key)).ToList())
+        {
+            var next = previous.Kind == NotConfigured
+                ? previous
+                : new ShardPolicyState(ShardMode.Closed,
+                    $"unknown shard {name}: it is no longer configured (no {GateOptions.SectionName}:Shards:{name}); its jobs stay parked until it is configured again",
+                    now, null, null, NotConfigured);
+            Record(name, previous, next, now, writes, events, "{}");
+        }
+
+        if (!await _store.WriteStatesAsync(Role, Id, settings.LeaderLease, writes, events, stopping).ConfigureAwait(false))
         {
             return false;
         }
@@ -123,14 +122,27 @@ internal sealed class ShardProber : LeaderService
             _notifier?.Post(new Notice("shard", $"Shard {e.Shard} {what}: {e.Reason}", e.At, new Dictionary<string, object?>
             {
                 ["shard"] = e.Shard,
-                ["state"] = PostgresJobStorage.ModeName(e.To),
-                ["previous"] = e.From is { } from ? PostgresJobStorage.ModeName(from) : null,
+                ["state"] = ShardModeNames.Name(e.To),
+                ["previous"] = e.From is { } from ? ShardModeNames.Name(from) : null,
                 ["reason"] = e.Reason,
                 ["reason_kind"] = _states.GetValueOrDefault(e.Shard)?.Kind,
             }));
         }
 
         return true;
+    }
+
+    private void Record(string shard, ShardPolicyState? previous, ShardPolicyState next, DateTimeOffset now, List<ShardStateWrite> writes, List<ShardEvent> events,
+        string signals)
+    {
+        _states[shard] = next;
+        if (previous is null || previous.Mode != next.Mode || (previous.Kind == NotConfigured) != (next.Kind == NotConfigured))
+        {
+            events.Add(new ShardEvent(0, shard, now, previous?.Mode, next.Mode, next.Reason));
+            Log(shard, previous?.Mode, next);
+        }
+
+        writes.Add(new ShardStateWrite(shard, next.Mode, next.Reason, next.ChangedAt, signals, ShardPolicyJson.Policy(next)));
     }
 
     private void Log(string shard, ShardMode? from, ShardPolicyState next)
@@ -163,11 +175,6 @@ internal sealed class ShardProber : LeaderService
             {
                 _probes[master.Name] = new Probe(master, _clients.Create(master), settings, Time);
             }
-        }
-
-        foreach (var gone in _states.Keys.Where(k => !settings.Shards.ContainsKey(k)).ToList())
-        {
-            _states.Remove(gone);
         }
 
         _probesBuiltFor = settings;

@@ -1,58 +1,44 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using OfflineTasks.Server;
+using OfflineTasks.Internal;
 using OfflineTasks.Storage;
 
 namespace OfflineTasks.Gate;
 
 /// <summary>
 /// This process's copy of the fleet's shard states: read from PostgreSQL when the prober announces a change
-/// (LISTEN) and at least once per probe interval, so a worker learns of a closed shard within moments.
+/// (LISTEN) and at least once per probe interval, so every process learns of a closed shard within moments.
 /// </summary>
 internal sealed class ShardStateCache : IHostedService, IAsyncDisposable
 {
-    private readonly IShardStateStore _store;
-    private readonly PostgresJobStorage _storage;
+    private readonly OfflineTasksStore _store;
     private readonly GateSettingsMonitor _settings;
     private readonly TimeProvider _time;
     private readonly ILogger<ShardStateCache> _logger;
-    private readonly Internal.AsyncSignal _wake;
+    private readonly AsyncSignal _wake;
     private readonly CancellationTokenSource _stopping = new();
     private int _stopped;
     private Task _loops = Task.CompletedTask;
     private View _view;
 
-    private readonly PostgresStorageOptions _storageOptions;
-    private readonly ILoggerFactory _loggers;
-
-    public ShardStateCache(PostgresJobStorage storage, GateSettingsMonitor settings, TimeProvider time, Microsoft.Extensions.Options.IOptions<PostgresStorageOptions> storageOptions,
-        ILoggerFactory loggers)
+    public ShardStateCache(OfflineTasksStore store, GateSettingsMonitor settings, TimeProvider time, ILogger<ShardStateCache> logger)
     {
-        _storage = storage;
-        _store = storage;
+        _store = store;
         _settings = settings;
         _time = time;
-        _storageOptions = storageOptions.Value;
-        _loggers = loggers;
-        _logger = loggers.CreateLogger<ShardStateCache>();
-        _wake = new Internal.AsyncSignal(time);
-        _view = new View(new Dictionary<string, ShardState>(StringComparer.Ordinal), 1, time.GetTimestamp(), false);
+        _logger = logger;
+        _wake = new AsyncSignal(time);
+        _view = new View(new Dictionary<string, ShardState>(StringComparer.Ordinal), time.GetTimestamp(), false, false, TimeSpan.Zero);
     }
 
     /// <summary>The states as last read, when (a <see cref="TimeProvider"/> timestamp), and whether a read has succeeded yet.</summary>
     public View Current => Volatile.Read(ref _view);
 
-    /// <summary>Raised when a shard's mode or concurrency limit changed.</summary>
+    /// <summary>Raised when a shard's mode changed (or a shard appeared or went).</summary>
     public event Action? Changed;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (_storageOptions.MigrateOnStart)
-        {
-            // The gate may start before the worker server; both migrate (idempotent, under an advisory lock).
-            await new Migrator(_storage.DataSource, _storage.Schema, _loggers.CreateLogger<Migrator>()).MigrateAsync(cancellationToken).ConfigureAwait(false);
-        }
-
         try
         {
             await RefreshAsync(cancellationToken).ConfigureAwait(false);
@@ -63,7 +49,7 @@ internal sealed class ShardStateCache : IHostedService, IAsyncDisposable
         }
 
         var stopping = _stopping.Token;
-        var listener = new NotificationListener(_storage, _store.ShardStateChannel,
+        var listener = new NotificationListener(_store.DataSource, _store.ShardStateChannel,
             ServerResilience.RetryForever("Listening for shard state changes", _time, _logger), _wake.Set, _logger);
         _loops = Task.WhenAll(
             Task.Run(() => listener.RunAsync(stopping), CancellationToken.None),
@@ -121,17 +107,18 @@ internal sealed class ShardStateCache : IHostedService, IAsyncDisposable
     }
 
     private async Task RefreshAsync(CancellationToken cancellationToken) =>
-        Apply(await _store.ReadStatesAsync(cancellationToken).ConfigureAwait(false));
+        Apply(await ((Gate.IShardStateStore)_store).ReadStatesAsync(cancellationToken).ConfigureAwait(false));
 
     /// <summary>Takes <paramref name="snapshot"/> as the current states (read just now).</summary>
     internal void Apply(ShardStateSnapshot snapshot)
     {
         var states = snapshot.States.ToDictionary(s => s.Shard, StringComparer.Ordinal);
         var previous = Current;
-        var view = new View(states, snapshot.LiveServers, _time.GetTimestamp(), true);
-        Volatile.Write(ref _view, view);
+        var allOpen = states.Values.All(s => s.Mode == ShardMode.Open);
+        var oldest = states.Count == 0 ? TimeSpan.Zero : states.Values.Max(s => s.Age);
+        Volatile.Write(ref _view, new View(states, _time.GetTimestamp(), true, allOpen, oldest));
         var changed = !previous.Loaded || states.Count != previous.States.Count || states.Values.Any(s =>
-            !previous.States.TryGetValue(s.Shard, out var p) || p.Mode != s.Mode || p.ConcurrencyLimit != s.ConcurrencyLimit || p.ChangedAt != s.ChangedAt);
+            !previous.States.TryGetValue(s.Shard, out var p) || p.Mode != s.Mode || p.ChangedAt != s.ChangedAt);
         if (changed)
         {
             Changed?.Invoke();
@@ -140,8 +127,9 @@ internal sealed class ShardStateCache : IHostedService, IAsyncDisposable
 
     /// <summary>One read of the shard states.</summary>
     /// <param name="States">By shard.</param>
-    /// <param name="LiveServers">Worker servers with a live lease.</param>
     /// <param name="ReadAt">When they were read (<see cref="TimeProvider.GetTimestamp"/>).</param>
     /// <param name="Loaded">False until the first successful read.</param>
-    internal sealed record View(IReadOnlyDictionary<string, ShardState> States, int LiveServers, long ReadAt, bool Loaded);
+    /// <param name="AllOpen">Whether every stored state was open when read.</param>
+    /// <param name="OldestAge">The age of the oldest state when read.</param>
+    internal sealed record View(IReadOnlyDictionary<string, ShardState> States, long ReadAt, bool Loaded, bool AllOpen, TimeSpan OldestAge);
 }

@@ -1,68 +1,96 @@
+using Hangfire;
+using Hangfire.Common;
+using Hangfire.States;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using OfflineTasks.Client;
-using OfflineTasks.Server;
+using OfflineTasks.Alerts;
+using OfflineTasks.Gate;
+using OfflineTasks.Gate.MySql;
+using OfflineTasks.Hangfire;
 using OfflineTasks.Storage;
 using OfflineTasks.Telemetry;
 
 namespace OfflineTasks.Hosting;
 
-/// <summary>Registers OfflineTasks in a DI container.</summary>
+/// <summary>Registers OfflineTasks in a DI container, beside Hangfire.</summary>
 public static class OfflineTasksServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the storage and the <see cref="IBackgroundJobClient"/>, with storage options bound from the
-    /// <c>OfflineTasks</c> section of <paramref name="configuration"/> (when given) and then <paramref name="configure"/>.
-    /// Options are validated when the host starts.
+    /// Registers the load-feedback gate and its telemetry for the Hangfire storage of this container: the shard prober
+    /// (one per fleet, by a lease in PostgreSQL), this process's copy of the shard states and the gate the filters
+    /// consult (<see cref="IShardGate"/>, also for checkpoints in long jobs), the releaser of parked jobs (one per
+    /// fleet), the fleet sampler with the built-in alerts and their webhook, and the <c>OfflineTasks</c> Meter. Options
+    /// are bound from <paramref name="configuration"/>: <c>OfflineTasks</c> (<see cref="OfflineTasksOptions"/>, then
+    /// <paramref name="configure"/>), <c>OfflineTasks:Gate</c> (<see cref="GateOptions"/>) and
+    /// <c>OfflineTasks:Telemetry</c> (<see cref="TelemetryOptions"/>); all are validated at start, and the gate's and
+    /// the alerts' settings follow reloads of the configuration (an invalid reload is rejected and logged, and the
+    /// previous settings stay). Install the filters with <c>UseOfflineTasks()</c> in <c>services.AddHangfire(...)</c>:
+    /// the host refuses to start without them. Export the Meter with
+    /// <c>services.AddOpenTelemetry().WithMetrics(m =&gt; m.AddMeter("OfflineTasks"))</c>.
     /// </summary>
-    public static IServiceCollection AddOfflineTasks(this IServiceCollection services, IConfiguration? configuration = null, Action<PostgresStorageOptions>? configure = null)
+    public static IServiceCollection AddOfflineTasks(this IServiceCollection services, IConfiguration configuration, Action<OfflineTasksOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = OptionsRegistration.AddOptions<PostgresStorageOptions>(services, configuration, PostgresStorageOptionsValidator.SectionName, configure);
-
-        options.ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgresStorageOptions>, PostgresStorageOptionsValidator>());
-        services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<OfflineTasksMetrics>();
-        services.TryAddSingleton(sp => new OwnedDataSource(CreateDataSource(sp.GetRequiredService<IOptions<PostgresStorageOptions>>().Value.ConnectionString)));
-        services.TryAddSingleton(sp => new PostgresJobStorage(
-            sp.GetRequiredService<OwnedDataSource>().DataSource, sp.GetRequiredService<IOptions<PostgresStorageOptions>>().Value.Schema));
-        services.TryAddSingleton<IBackgroundJobClient>(sp => new BackgroundJobClient(sp.GetRequiredService<PostgresJobStorage>(), sp.GetRequiredService<TimeProvider>()));
-        return services;
-    }
-
-    /// <summary>
-    /// Registers the worker server as a hosted service, with options bound from <c>OfflineTasks:Server</c> of
-    /// <paramref name="configuration"/> (when given) and then <paramref name="configure"/>. Call <see cref="AddOfflineTasks"/> too.
-    /// </summary>
-    public static IServiceCollection AddOfflineTasksServer(this IServiceCollection services, IConfiguration? configuration = null, Action<JobServerOptions>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(services);
-        var options = OptionsRegistration.AddOptions<JobServerOptions>(services, configuration, JobServerOptions.SectionName, configure);
-
-        options.ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<JobServerOptions>, JobServerOptionsValidator>());
-        services.TryAddSingleton<JobServer>();
-        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<JobServer>());
-        return services;
-    }
-
-    private static NpgsqlDataSource CreateDataSource(string connectionString)
-    {
-        var builder = new NpgsqlDataSourceBuilder(connectionString);
-        if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
+        ArgumentNullException.ThrowIfNull(configuration);
+        var root = services.AddOptions<OfflineTasksOptions>().Bind(configuration.GetSection(OfflineTasksOptions.SectionName));
+        if (configure is not null)
         {
-            // The claim, completion and heartbeat statements run thousands of times a second: prepare them
-            // once per connection instead of planning each execution (unless the user chose otherwise).
-            builder.ConnectionStringBuilder.MaxAutoPrepare = 32;
+            root.Configure(configure);
         }
 
-        return builder.Build();
+        root.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OfflineTasksOptions>, OfflineTasksOptionsValidator>());
+        services.AddOptions<GateOptions>().Bind(configuration.GetSection(GateOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GateOptions>, GateOptionsValidator>());
+        services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.SectionName));
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<OfflineTasksMetrics>();
+        services.TryAddSingleton<IMySqlStatusClientFactory>(_ => new MariaDbStatusClientFactory());
+        services.TryAddSingleton(sp => new OwnedDataSource(NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<OfflineTasksOptions>>().Value.ConnectionString)));
+        services.TryAddSingleton(sp => new OfflineTasksStore(sp.GetRequiredService<OwnedDataSource>().DataSource, sp.GetRequiredService<IOptions<OfflineTasksOptions>>().Value.Schema));
+
+        services.TryAddSingleton(sp => new GateSettingsMonitor(sp.GetRequiredService<IOptions<GateOptions>>(), configuration, null, sp.GetRequiredService<ILogger<GateSettingsMonitor>>()));
+        services.TryAddSingleton(sp => new ShardStateCache(sp.GetRequiredService<OfflineTasksStore>(), sp.GetRequiredService<GateSettingsMonitor>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ShardStateCache>>()));
+        services.TryAddSingleton(sp => new ShardGate(sp.GetRequiredService<ShardStateCache>(), sp.GetRequiredService<GateSettingsMonitor>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<IShardGate>(sp => sp.GetRequiredService<ShardGate>());
+        services.TryAddSingleton(sp => new ShardProber(sp.GetRequiredService<OfflineTasksStore>(), sp.GetRequiredService<GateSettingsMonitor>(),
+            sp.GetRequiredService<IMySqlStatusClientFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ShardProber>>(),
+            sp.GetRequiredService<OfflineTasksMetrics>(), sp.GetRequiredService<OperationsNotifier>()));
+        services.TryAddSingleton(sp => new ParkedJobReleaser(sp.GetRequiredService<OfflineTasksStore>(), sp.GetRequiredService<JobStorage>(),
+            new BackgroundJobStateChanger(sp.GetService<IJobFilterProvider>() ?? JobFilterProviders.Providers), sp.GetRequiredService<ShardGate>(),
+            sp.GetRequiredService<OfflineTasksMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ParkedJobReleaser>>()));
+
+        services.TryAddSingleton(sp => new TelemetrySettingsMonitor(sp.GetRequiredService<IOptions<TelemetryOptions>>(), configuration, null,
+            () => KnownShards(sp), sp.GetRequiredService<ILogger<TelemetrySettingsMonitor>>()));
+        services.TryAddSingleton(sp => new OperationsNotifier(sp.GetRequiredService<TelemetrySettingsMonitor>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<OperationsNotifier>>()));
+        services.TryAddSingleton(sp => new FleetSampler(sp.GetRequiredService<OfflineTasksStore>(), sp.GetRequiredService<JobStorage>(),
+            sp.GetRequiredService<TelemetrySettingsMonitor>(), sp.GetRequiredService<OfflineTasksMetrics>(), sp.GetRequiredService<OperationsNotifier>(),
+            () => KnownShards(sp).Union(sp.GetRequiredService<ShardStateCache>().Current.States.Keys).ToList(), sp.GetRequiredService<GateSettingsMonitor>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FleetSampler>>()));
+        services.TryAddSingleton<OfflineTasksStartup>();
+
+        // Hosted services start in the order they were added and stop in reverse. The start-up (migrations, the check
+        // that UseOfflineTasks() ran, the gate's binding to Hangfire's storage) and the first read of the shard states
+        // go first, whenever AddOfflineTasks is called: a Hangfire server that started fetching before them would
+        // park every sharded job it fetched, for want of a gate. They also stop last, after Hangfire's server.
+        services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<OfflineTasksStartup>()));
+        services.Insert(1, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<ShardStateCache>()));
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<OperationsNotifier>());
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ShardProber>());
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ParkedJobReleaser>());
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<FleetSampler>());
+        return services;
     }
+
+    private static List<string> KnownShards(IServiceProvider services) => services.GetRequiredService<GateSettingsMonitor>().Current.Shards.Keys.ToList();
 
     /// <summary>The connection pool the container created, disposed with the container.</summary>
     private sealed class OwnedDataSource(NpgsqlDataSource dataSource) : IAsyncDisposable

@@ -15,6 +15,7 @@ internal abstract class LeaderService : IHostedService, IAsyncDisposable
     private readonly ILeadership _leadership;
     private readonly string _role;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly AsyncSignal _wake;
     private Task _loop = Task.CompletedTask;
     private int _leading;
     private int _stopped;
@@ -25,6 +26,7 @@ internal abstract class LeaderService : IHostedService, IAsyncDisposable
         _role = role;
         Time = time;
         Logger = logger;
+        _wake = new AsyncSignal(time);
     }
 
     /// <summary>This process's identity in the leader table.</summary>
@@ -36,6 +38,9 @@ internal abstract class LeaderService : IHostedService, IAsyncDisposable
     protected TimeProvider Time { get; }
 
     protected ILogger Logger { get; }
+
+    /// <summary>Starts the next round now rather than at the end of the interval (e.g. when there is new work).</summary>
+    protected void Wake() => _wake.Set();
 
     /// <summary>The current round's interval and lease, and whether there is anything to do at all.</summary>
     protected abstract (TimeSpan Interval, TimeSpan Lease, bool Active) Schedule();
@@ -99,6 +104,7 @@ internal abstract class LeaderService : IHostedService, IAsyncDisposable
         var name = $"{Environment.MachineName}:{Environment.ProcessId}";
         while (!stopping.IsCancellationRequested)
         {
+            _wake.Reset();
             var (interval, lease, active) = Schedule();
             var started = Time.GetTimestamp();
             try
@@ -122,7 +128,7 @@ internal abstract class LeaderService : IHostedService, IAsyncDisposable
             {
                 try
                 {
-                    await Task.Delay(wait, Time, stopping).ConfigureAwait(false);
+                    await _wake.WaitAsync(wait, stopping).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {

@@ -17,8 +17,7 @@ internal static class GateSql
     public const string Resign = "DELETE FROM {s}.leader WHERE role = $1 AND holder = $2";
 
     public const string ReadStates = """
-        SELECT shard, mode, reason, changed_at, concurrency_limit, signals::text, policy::text, updated_at, now() - updated_at,
-               (SELECT count(*) FROM {s}.server WHERE lease_expires_at > now())
+        SELECT shard, mode, reason, changed_at, signals::text, policy::text, updated_at, now() - updated_at
         FROM {s}.shard_state ORDER BY shard
         """;
 
@@ -28,20 +27,14 @@ internal static class GateSql
     public const string RenewForWrite = "UPDATE {s}.leader SET expires_at = now() + $3 WHERE role = $1 AND holder = $2 AND expires_at > now()";
 
     public const string WriteStates = """
-        INSERT INTO {s}.shard_state AS st (shard, mode, reason, changed_at, concurrency_limit, signals, policy, updated_at)
-        SELECT u.shard, u.mode, u.reason, u.changed_at, u.concurrency_limit, u.signals, u.policy, now()
-        FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::integer[], $8::jsonb[], $9::jsonb[])
-             AS u(shard, mode, reason, changed_at, concurrency_limit, signals, policy)
+        INSERT INTO {s}.shard_state AS st (shard, mode, reason, changed_at, signals, policy, updated_at)
+        SELECT u.shard, u.mode, u.reason, u.changed_at, u.signals, u.policy, now()
+        FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[], $8::jsonb[])
+             AS u(shard, mode, reason, changed_at, signals, policy)
         WHERE EXISTS (SELECT 1 FROM {s}.leader WHERE role = $1 AND holder = $2 AND expires_at > now())
         ON CONFLICT (shard) DO UPDATE
             SET mode = EXCLUDED.mode, reason = EXCLUDED.reason, changed_at = EXCLUDED.changed_at,
-                concurrency_limit = EXCLUDED.concurrency_limit, signals = EXCLUDED.signals, policy = EXCLUDED.policy, updated_at = now()
-        """;
-
-    // Shards removed from the configuration.
-    public const string DeleteOtherStates = """
-        DELETE FROM {s}.shard_state
-        WHERE shard <> ALL($3::text[]) AND EXISTS (SELECT 1 FROM {s}.leader WHERE role = $1 AND holder = $2 AND expires_at > now())
+                signals = EXCLUDED.signals, policy = EXCLUDED.policy, updated_at = now()
         """;
 
     public const string InsertEvents = """

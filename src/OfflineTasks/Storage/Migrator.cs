@@ -5,8 +5,9 @@ using Npgsql;
 namespace OfflineTasks.Storage;
 
 /// <summary>
-/// Applies the embedded, numbered migrations (<c>Storage/Migrations/NNN_name.sql</c>) to a schema, each in its own
-/// transaction, under a session advisory lock so several processes starting at once apply each exactly once.
+/// Applies the embedded, numbered migrations (<c>Storage/Migrations/NNN_name.sql</c>) of OfflineTasks' own tables to a
+/// schema, each in its own transaction, under a session advisory lock so several processes starting at once apply each
+/// exactly once. Hangfire's tables are Hangfire.PostgreSql's business, in Hangfire's own schema.
 /// </summary>
 public sealed class Migrator
 {
@@ -19,7 +20,7 @@ public sealed class Migrator
     public Migrator(NpgsqlDataSource dataSource, string schema, ILogger<Migrator>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
-        PostgresJobStorage.ValidateSchema(schema, nameof(schema));
+        OfflineTasksStore.ValidateSchema(schema, nameof(schema));
         _dataSource = dataSource;
         _schema = schema;
         _logger = (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
@@ -54,6 +55,7 @@ public sealed class Migrator
                 }
             }
 
+            ThrowIfOldEngine(applied);
             var count = 0;
             foreach (var (version, name, sql) in Known)
             {
@@ -75,6 +77,18 @@ public sealed class Migrator
         finally
         {
             await Execute(connection, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", CancellationToken.None, lockKey).ConfigureAwait(false);
+        }
+    }
+
+    // Before OfflineTasks ran on Hangfire, its own job engine kept its jobs in this schema (migrations 001_init to
+    // 004); those tables mean nothing to Hangfire, and the migrations of the same numbers here are different ones.
+    private void ThrowIfOldEngine(HashSet<int> applied)
+    {
+        if (applied.Contains(3) || applied.Contains(4))
+        {
+            throw new InvalidOperationException(
+                $"Schema '{_schema}' holds the tables of OfflineTasks' former job engine (migrations 001_init to 004), which ran before it moved to Hangfire. "
+                + "Its jobs cannot be run by Hangfire: drain them with the old version, then drop the schema (DROP SCHEMA " + _schema + " CASCADE), or configure another OfflineTasks:Schema.");
         }
     }
 

@@ -1,28 +1,8 @@
 namespace OfflineTasks.Storage;
 
-/// <summary>The telemetry sampler's statements. <c>{s}</c> stands for the schema.</summary>
+/// <summary>The telemetry sampler's statements on OfflineTasks' own tables. <c>{s}</c> stands for the schema.</summary>
 internal static class TelemetrySql
 {
-    // One sample: every count is an index-only scan of a partial index (job_claim_idx, job_scheduled_idx,
-    // job_processing_idx, job_failed_idx, job_shard_available_idx, job_deferred_idx), so its cost grows with the jobs waiting or running,
-    // not with the finished jobs that make up most of the table.
-    public const string SampleAvailable = "SELECT queue, count(*), min(scheduled_at) FROM {s}.job WHERE state = 'available' GROUP BY queue";
-
-    public const string SampleScheduled = "SELECT queue, count(*) FROM {s}.job WHERE state = 'scheduled' GROUP BY queue";
-
-    public const string SampleProcessing = "SELECT queue, count(*) FROM {s}.job WHERE state = 'processing' GROUP BY queue";
-
-    public const string SampleFailed = "SELECT queue, count(*) FROM {s}.job WHERE state = 'failed' GROUP BY queue";
-
-    // Parked jobs: available jobs of the shards that are not open ($1), and jobs deferred by the gate.
-    public const string SampleParked = """
-        SELECT shard_key, count(*), 0::bigint FROM {s}.job WHERE state = 'available' AND shard_key = ANY($1::text[]) GROUP BY shard_key
-        UNION ALL
-        SELECT shard_key, 0::bigint, count(*) FROM {s}.job WHERE state = 'scheduled' AND deferred_since IS NOT NULL GROUP BY shard_key
-        """;
-
-    public const string Now = "SELECT now()";
-
     // Run in one transaction: the gauges of a sample replace the previous sample's.
     public const string DeleteGauges = "DELETE FROM {s}.fleet_gauge WHERE EXISTS (SELECT 1 FROM {s}.leader WHERE role = $1 AND holder = $2 AND expires_at > now())";
 

@@ -3,26 +3,17 @@ using OfflineTasks.Alerts;
 namespace OfflineTasks.Telemetry;
 
 /// <summary>One series of a fleet-wide gauge, as the leader stored it.</summary>
-/// <param name="Metric"><c>queue_depth</c>, <c>queue_oldest_age</c> or <c>shard_parked</c>.</param>
-/// <param name="Subject">The queue or the shard.</param>
-/// <param name="State">For <c>queue_depth</c>: available, scheduled, processing or failed; empty otherwise.</param>
+/// <param name="Metric"><c>queue_depth</c>, <c>queue_oldest_age</c>, <c>jobs</c> or <c>shard_parked</c>.</param>
+/// <param name="Subject">The queue or the shard; empty for <c>jobs</c>.</param>
+/// <param name="State">For <c>queue_depth</c>: enqueued or fetched; for <c>jobs</c>: scheduled, processing or failed; empty otherwise.</param>
 /// <param name="Value">The value.</param>
 internal readonly record struct FleetGauge(string Metric, string Subject, string State, double Value)
 {
     public const string QueueDepth = "queue_depth";
     public const string QueueOldestAge = "queue_oldest_age";
+    public const string Jobs = "jobs";
     public const string ShardParked = "shard_parked";
 }
-
-/// <summary>What one sample counted, straight from the database.</summary>
-internal sealed record QueueCounts(
-    DateTimeOffset Now,
-    IReadOnlyDictionary<string, (long Jobs, DateTimeOffset? Oldest)> Available,
-    IReadOnlyDictionary<string, long> Scheduled,
-    IReadOnlyDictionary<string, long> Processing,
-    IReadOnlyDictionary<string, long> Failed,
-    IReadOnlyDictionary<string, (long Available, long Deferred)> Shards);
-// Shards: for the shards that were not open, their available jobs; for every shard key, the jobs the gate deferred.
 
 /// <summary>The fleet-wide gauges and alert states every process exports, as last read (or written, by the leader).</summary>
 internal sealed record FleetSnapshot(IReadOnlyList<FleetGauge> Gauges, IReadOnlyDictionary<string, AlertState> Alerts, DateTimeOffset? SampledAt)

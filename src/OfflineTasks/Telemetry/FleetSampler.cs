@@ -1,6 +1,9 @@
+using Hangfire;
+using Hangfire.Storage;
 using Microsoft.Extensions.Logging;
 using OfflineTasks.Alerts;
 using OfflineTasks.Gate;
+using OfflineTasks.Hangfire;
 using OfflineTasks.Internal;
 using OfflineTasks.Storage;
 
@@ -9,39 +12,45 @@ namespace OfflineTasks.Telemetry;
 /// <summary>
 /// Samples the fleet's queues once per <see cref="TelemetryOptions.SampleInterval"/> and evaluates the built-in
 /// alerts. Every process runs one; only the holder of the fleet's <c>telemetry</c> role (a lease in PostgreSQL)
-/// counts (index-only scans of partial indexes), stores the gauges for every process to export, and moves the
-/// alerts' state machines, whose state is stored too, so a restart or a new leader neither fires an alert again
-/// nor loses it. The others read the stored sample.
+/// counts, through Hangfire's monitoring API (enqueued and fetched jobs per queue, the oldest enqueued job,
+/// scheduled, processing and failed jobs) and the parked sets, stores the gauges for every process to export, and
+/// moves the alerts' state machines, whose state is stored too, so a restart or a new leader neither fires an alert
+/// again nor loses it. The others read the stored sample: no scrape ever queries the database.
 /// </summary>
 internal sealed class FleetSampler : LeaderService
 {
     internal const string Role = "telemetry";
-    private readonly PostgresJobStorage _storage;
+    private readonly OfflineTasksStore _store;
+    private readonly JobStorage _jobs;
     private readonly TelemetrySettingsMonitor _settings;
     private readonly OfflineTasksMetrics _metrics;
     private readonly OperationsNotifier _notifier;
-    private readonly Func<IReadOnlyCollection<string>> _queues;
-    private readonly Func<IReadOnlyDictionary<string, ShardMode>>? _shards;
+    private readonly Func<IReadOnlyCollection<string>> _shards;
+    private readonly GateSettingsMonitor _gate;
     private Dictionary<string, AlertState> _alerts = new(StringComparer.Ordinal);
     private TelemetrySettings _round;
 
-    /// <param name="storage">The job storage.</param>
-    /// <param name="settings">Sample interval, lease and alert rules.</param>
+    /// <param name="store">OfflineTasks' tables (the shared sample, the role).</param>
+    /// <param name="jobs">Hangfire's storage.</param>
+    /// <param name="settings">Sample interval, lease, queues and alert rules.</param>
     /// <param name="metrics">Where the sample is published for export.</param>
     /// <param name="notifier">Where alert changes go.</param>
-    /// <param name="queues">The queues to report even when empty.</param>
-    /// <param name="shards">The gate's shards and their modes (for parked jobs), or null without a gate.</param>
+    /// <param name="shards">The shards whose parked jobs are counted (configured and removed ones).</param>
+    /// <param name="gate">The gate's settings, whose reloads the leader announces.</param>
     /// <param name="time">The clock of the alerts' dwell times.</param>
     /// <param name="logger">The log.</param>
-    public FleetSampler(PostgresJobStorage storage, TelemetrySettingsMonitor settings, OfflineTasksMetrics metrics, OperationsNotifier notifier,
-        Func<IReadOnlyCollection<string>> queues, Func<IReadOnlyDictionary<string, ShardMode>>? shards, TimeProvider time, ILogger<FleetSampler> logger)
-        : base(storage, Role, time, logger)
+    public FleetSampler(OfflineTasksStore store, JobStorage jobs, TelemetrySettingsMonitor settings, OfflineTasksMetrics metrics, OperationsNotifier notifier,
+        Func<IReadOnlyCollection<string>> shards, GateSettingsMonitor gate, TimeProvider time, ILogger<FleetSampler> logger)
+        : base(store, Role, time, logger)
     {
-        _storage = storage;
+        _gate = gate;
+        settings.Changed += OnTelemetryReloaded;
+        gate.Changed += OnGateReloaded;
+        _store = store;
+        _jobs = jobs;
         _settings = settings;
         _metrics = metrics;
         _notifier = notifier;
-        _queues = queues;
         _shards = shards;
         _round = settings.Current;
     }
@@ -55,12 +64,38 @@ internal sealed class FleetSampler : LeaderService
         return (_round.SampleInterval, _round.LeaderLease, true);
     }
 
+    protected override Task OnStoppedAsync()
+    {
+        _settings.Changed -= OnTelemetryReloaded;
+        _gate.Changed -= OnGateReloaded;
+        return Task.CompletedTask;
+    }
+
+    // Every process follows the reloads; only the leader announces them, so the fleet reports each reload once.
+    private void OnTelemetryReloaded(TelemetrySettings settings) =>
+        Reloaded("telemetry", $"alert rules: {(settings.Rules.Count == 0 ? "none" : string.Join(", ", settings.Rules.Select(r => $"{r.Name} ({r.Describe()} {r.Low:0.##}/{r.High:0.##}, for {r.For.TotalSeconds:0.#} s)")))}");
+
+    private void OnGateReloaded(GateSettings settings) =>
+        Reloaded("gate", $"probe every {settings.ProbeInterval.TotalSeconds:0.###} s, hold {string.Join(", ", settings.Shards.Values.Select(s => $"{s.Name} {s.HoldTime.TotalSeconds:0.#} s"))}");
+
+    private void Reloaded(string section, string summary)
+    {
+        if (IsLeading)
+        {
+            _notifier.Post(new Notice("config", $"Configuration reloaded ({section}): {summary}", Time.GetUtcNow(), new Dictionary<string, object?>
+            {
+                ["section"] = section,
+                ["host"] = $"{Environment.MachineName}:{Environment.ProcessId}",
+            }));
+        }
+    }
+
     protected override void RoundFailed(Exception e) =>
         Logger.LogWarning("Telemetry round failed; queue gauges and alerts are not updated until it works again: {Error}", e.Message);
 
     protected override async Task FollowAsync(CancellationToken cancellationToken)
     {
-        _metrics.FleetSample = await _storage.ReadFleetAsync(cancellationToken).ConfigureAwait(false);
+        _metrics.FleetSample = await _store.ReadFleetAsync(cancellationToken).ConfigureAwait(false);
         Sampled?.Invoke();
     }
 
@@ -70,15 +105,14 @@ internal sealed class FleetSampler : LeaderService
         if (tookOver)
         {
             // Carry on the alerts where the previous leader (or this process, before a restart) left them.
-            _alerts = new Dictionary<string, AlertState>((await _storage.ReadFleetAsync(stopping).ConfigureAwait(false)).Alerts, StringComparer.Ordinal);
+            _alerts = new Dictionary<string, AlertState>((await _store.ReadFleetAsync(stopping).ConfigureAwait(false)).Alerts, StringComparer.Ordinal);
             Logger.LogInformation("This process now samples the fleet's queues and evaluates its {Count} alert rules", settings.Rules.Count);
         }
 
-        var modes = _shards?.Invoke();
-        var notOpen = modes?.Where(m => m.Value != ShardMode.Open).Select(m => m.Key).ToList() ?? [];
-        var counts = await _storage.CountQueuesAsync(notOpen, stopping).ConfigureAwait(false);
-        var gauges = Gauges(counts, settings, modes);
         var now = Time.GetUtcNow();
+        var queues = settings.Queues.Union(settings.Rules.Where(r => r.Kind != AlertKind.ShardParked).Select(r => r.Subject)).Distinct().Order(StringComparer.Ordinal).ToList();
+        var shards = _shards().Order(StringComparer.Ordinal).ToList();
+        var gauges = await Task.Run(() => Sample(queues, shards, now), stopping).ConfigureAwait(false);
         var alerts = new Dictionary<string, AlertState>(StringComparer.Ordinal);
         var changes = new List<AlertChange>();
         foreach (var rule in settings.Rules)
@@ -92,13 +126,13 @@ internal sealed class FleetSampler : LeaderService
             }
         }
 
-        if (!await _storage.WriteFleetAsync(Role, Id, settings.LeaderLease, counts.Now, gauges, alerts, stopping).ConfigureAwait(false))
+        if (!await _store.WriteFleetAsync(Role, Id, settings.LeaderLease, now, gauges, alerts, stopping).ConfigureAwait(false))
         {
             return false;
         }
 
         _alerts = alerts;
-        _metrics.FleetSample = new FleetSnapshot(gauges, alerts, counts.Now);
+        _metrics.FleetSample = new FleetSnapshot(gauges, alerts, now);
         foreach (var change in changes)
         {
             Notify(change);
@@ -133,39 +167,28 @@ internal sealed class FleetSampler : LeaderService
         }));
     }
 
-    private List<FleetGauge> Gauges(QueueCounts counts, TelemetrySettings settings, IReadOnlyDictionary<string, ShardMode>? modes)
+    /// <summary>One sample, through Hangfire's monitoring API and storage connection (both block).</summary>
+    private List<FleetGauge> Sample(List<string> queues, List<string> shards, DateTimeOffset now)
     {
-        var queues = new SortedSet<string>(_queues(), StringComparer.Ordinal);
-        foreach (var rule in settings.Rules.Where(r => r.Kind != AlertKind.ShardParked))
-        {
-            queues.Add(rule.Subject);
-        }
-
-        queues.UnionWith(counts.Available.Keys);
-        queues.UnionWith(counts.Scheduled.Keys);
-        queues.UnionWith(counts.Processing.Keys);
-        queues.UnionWith(counts.Failed.Keys);
-        var gauges = new List<FleetGauge>(queues.Count * 5);
+        var monitoring = _jobs.GetMonitoringApi();
+        var gauges = new List<FleetGauge>((queues.Count * 3) + 3 + shards.Count);
         foreach (var queue in queues)
         {
-            var (available, oldest) = counts.Available.GetValueOrDefault(queue);
-            gauges.Add(new FleetGauge(FleetGauge.QueueDepth, queue, "available", available));
-            gauges.Add(new FleetGauge(FleetGauge.QueueDepth, queue, "scheduled", counts.Scheduled.GetValueOrDefault(queue)));
-            gauges.Add(new FleetGauge(FleetGauge.QueueDepth, queue, "processing", counts.Processing.GetValueOrDefault(queue)));
-            gauges.Add(new FleetGauge(FleetGauge.QueueDepth, queue, "failed", counts.Failed.GetValueOrDefault(queue)));
-            var age = oldest is { } o ? Math.Max(0, (counts.Now - o).TotalSeconds) : 0;
+            gauges.Add(new FleetGauge(FleetGauge.QueueDepth, queue, "enqueued", monitoring.EnqueuedCount(queue)));
+            gauges.Add(new FleetGauge(FleetGauge.QueueDepth, queue, "fetched", monitoring.FetchedCount(queue)));
+            var oldest = monitoring.EnqueuedJobs(queue, 0, 1).FirstOrDefault().Value?.EnqueuedAt;
+            var age = oldest is { } at ? Math.Max(0, (now.UtcDateTime - DateTime.SpecifyKind(at, DateTimeKind.Utc)).TotalSeconds) : 0;
             gauges.Add(new FleetGauge(FleetGauge.QueueOldestAge, queue, "", Math.Round(age, 3)));
         }
 
-        if (modes is not null)
+        gauges.Add(new FleetGauge(FleetGauge.Jobs, "", "scheduled", monitoring.ScheduledCount()));
+        gauges.Add(new FleetGauge(FleetGauge.Jobs, "", "processing", monitoring.ProcessingCount()));
+        gauges.Add(new FleetGauge(FleetGauge.Jobs, "", "failed", monitoring.FailedCount()));
+        using var connection = (JobStorageConnection)_jobs.GetConnection();
+        foreach (var shard in shards)
         {
-            var shards = new SortedSet<string>(modes.Keys, StringComparer.Ordinal);
-            shards.UnionWith(counts.Shards.Keys);
-            foreach (var shard in shards)
-            {
-                var (available, deferred) = counts.Shards.GetValueOrDefault(shard);
-                gauges.Add(new FleetGauge(FleetGauge.ShardParked, shard, "", available + deferred));
-            }
+            var parked = connection.GetSetCount(ParkedState.SetKey(shard, false)) + connection.GetSetCount(ParkedState.SetKey(shard, true));
+            gauges.Add(new FleetGauge(FleetGauge.ShardParked, shard, "", parked));
         }
 
         return gauges;
@@ -175,7 +198,7 @@ internal sealed class FleetSampler : LeaderService
     {
         var (metric, state) = rule.Kind switch
         {
-            AlertKind.QueueDepth => (FleetGauge.QueueDepth, "available"),
+            AlertKind.QueueDepth => (FleetGauge.QueueDepth, "enqueued"),
             AlertKind.OldestAge => (FleetGauge.QueueOldestAge, ""),
             _ => (FleetGauge.ShardParked, ""),
         };

@@ -10,21 +10,23 @@ namespace OfflineTasks.Telemetry;
 
 /// <summary>
 /// Every instrument of the <c>OfflineTasks</c> Meter, in one place (docs/metrics.md lists them). Per-process
-/// instruments are recorded by the worker server, the gate and the prober; the fleet-wide gauges (queue depth,
-/// oldest age, parked jobs, shard states and signals, alert states) report the leader's shared sample.
+/// instruments are recorded by the Hangfire filters (jobs performed, parked), the releaser and the prober; the
+/// fleet-wide gauges (queue depth, oldest age, parked jobs, shard states and signals, alert states) report the
+/// leader's shared sample.
 /// Tags are low-cardinality only: never a job id.
 /// </summary>
 internal sealed class OfflineTasksMetrics : IDisposable
 {
     /// <summary>The Meter's name.</summary>
-    public const string MeterName = "OfflineTasks";
+    public const string MeterName = OfflineTasksMeter.Name;
 
-    private const string System = "offlinetasks";
+    private const string System = "hangfire";
     private readonly Meter _meter;
     private readonly Histogram<double> _processDuration;
-    private readonly Counter<long> _consumed;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Queue, string Outcome), StrongBox<long>> _finished = new();
-    private readonly Counter<long> _deferred;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StrongBox<long>> _performed = new(StringComparer.Ordinal);
+    private readonly Counter<long> _parked;
+    private readonly Counter<long> _released;
+    private readonly Counter<long> _deadlineExceeded;
     private readonly Histogram<double> _probeDuration;
     private readonly Counter<long> _probeErrors;
     private readonly Dictionary<(string Shard, DateTimeOffset At), List<MasterSignals>> _signals = [];
@@ -33,19 +35,21 @@ internal sealed class OfflineTasksMetrics : IDisposable
     public OfflineTasksMetrics()
     {
         _meter = new Meter(MeterName, typeof(OfflineTasksMetrics).Assembly.GetName().Version?.ToString());
-        _processDuration = _meter.CreateHistogram<double>("messaging.process.duration", "s", "How long a job ran.",
+        _processDuration = _meter.CreateHistogram<double>("messaging.process.duration", "s", "How long a job ran in this process.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 300, 1800] });
-        _consumed = _meter.CreateCounter<long>("messaging.client.consumed.messages", "{message}", "Jobs claimed by this process.");
         // Counted in the process and observed at collection: one Interlocked add per job instead of a tagged measurement.
-        _meter.CreateObservableCounter("offlinetasks.jobs.finished", ObserveFinished, "{job}", "Job attempts ended, by outcome: succeeded, failed, retried, deferred, cancelled.");
-        _deferred = _meter.CreateCounter<long>("offlinetasks.jobs.deferred", "{job}", "Deferrals, by shard and reason kind.");
+        _meter.CreateObservableCounter("offlinetasks.jobs.performed", ObservePerformed, "{job}", "Job performances ended in this process, by outcome: succeeded, failed, parked.");
+        _parked = _meter.CreateCounter<long>("offlinetasks.jobs.parked", "{job}", "Jobs parked by this process, by shard, reason kind and where (creation, enqueue, processing, checkpoint).");
+        _released = _meter.CreateCounter<long>("offlinetasks.jobs.released", "{job}", "Parked jobs moved back to their queue by the releaser, by shard.");
+        _deadlineExceeded = _meter.CreateCounter<long>("offlinetasks.jobs.park_deadline_exceeded", "{job}", "Jobs found parked for longer than the parking deadline, by shard.");
         _probeDuration = _meter.CreateHistogram<double>("offlinetasks.probe.duration", "s", "One status read of a MySQL master (the prober, on the leader).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] });
         _probeErrors = _meter.CreateCounter<long>("offlinetasks.probe.errors", "{error}", "Failed status reads of a MySQL master, by failure kind.");
 
-        _meter.CreateObservableGauge("offlinetasks.queue.depth", ObserveDepth, "{job}", "Jobs of a queue by state, fleet-wide (sampled by the leader; aggregate with max, not sum).");
-        _meter.CreateObservableGauge("offlinetasks.queue.oldest_age", () => Fleet(FleetGauge.QueueOldestAge, "queue"), "s", "Age of the oldest available job of a queue, fleet-wide.");
-        _meter.CreateObservableGauge("offlinetasks.shard.parked", () => Fleet(FleetGauge.ShardParked, "shard"), "{job}", "Jobs of a shard held back by the gate, fleet-wide.");
+        _meter.CreateObservableGauge("offlinetasks.queue.depth", ObserveDepth, "{job}", "Jobs of a queue by state (enqueued, fetched), and scheduled, processing and failed jobs, fleet-wide (sampled by the leader; aggregate with max, not sum).");
+        _meter.CreateObservableGauge("offlinetasks.queue.oldest_age", () => Fleet(FleetGauge.QueueOldestAge, "queue"), "s", "Age of the oldest enqueued job of a queue, fleet-wide.");
+        _meter.CreateObservableGauge("offlinetasks.jobs", () => FleetByState(FleetGauge.Jobs), "{job}", "Scheduled, processing and failed jobs, fleet-wide (sampled by the leader; aggregate with max).");
+        _meter.CreateObservableGauge("offlinetasks.shard.parked", () => Fleet(FleetGauge.ShardParked, "shard"), "{job}", "Parked jobs of a shard (held back by the gate), fleet-wide.");
         _meter.CreateObservableGauge("offlinetasks.shard.state", ObserveShardStates, description: "1 for the shard's current state (open, closed, light_only), 0 for the others.");
         _meter.CreateObservableGauge("offlinetasks.mysql.up", () => Signals(s => s.Up ? 1 : 0), description: "1 when the last probe read the master's status.");
         _meter.CreateObservableGauge("offlinetasks.mysql.connections.usage", () => Signals(s => s.ConnectionsRatio), "1", "Threads_connected / max_connections of a master.");
@@ -69,21 +73,13 @@ internal sealed class OfflineTasksMetrics : IDisposable
         set => Volatile.Write(ref _fleet, value);
     }
 
-    public void JobsClaimed(string queue, int count)
+    /// <summary>A job's performance ended: <paramref name="outcome"/> is succeeded, failed or parked.</summary>
+    public void JobPerformed(string outcome, TimeSpan duration, string? errorType)
     {
-        if (count > 0 && _consumed.Enabled)
-        {
-            _consumed.Add(count, new TagList { { "messaging.system", System }, { "messaging.destination.name", queue }, { "messaging.operation.name", "claim" } });
-        }
-    }
-
-    /// <summary>One attempt ended: <paramref name="outcome"/> is succeeded, failed, retried, deferred or cancelled.</summary>
-    public void JobFinished(string queue, string outcome, TimeSpan duration, string? errorType)
-    {
-        Interlocked.Increment(ref _finished.GetOrAdd((queue, outcome), static _ => new StrongBox<long>()).Value);
+        Interlocked.Increment(ref _performed.GetOrAdd(outcome, static _ => new StrongBox<long>()).Value);
         if (_processDuration.Enabled)
         {
-            var tags = new TagList { { "messaging.system", System }, { "messaging.destination.name", queue }, { "messaging.operation.name", "process" } };
+            var tags = new TagList { { "messaging.system", System }, { "messaging.operation.name", "process" }, { "outcome", outcome } };
             if (errorType is not null)
             {
                 tags.Add("error.type", errorType);
@@ -93,12 +89,30 @@ internal sealed class OfflineTasksMetrics : IDisposable
         }
     }
 
-    /// <summary>A job was deferred; <paramref name="reason"/> is load, degraded, unknown, stale, not_configured, ramp or job.</summary>
-    public void JobDeferred(string? shard, string reason)
+    /// <summary>A job was parked; <paramref name="reason"/> is load, degraded, unknown, stale or not_configured; <paramref name="where"/> is creation, enqueue, processing or checkpoint.</summary>
+    public void JobParked(string shard, string reason, string where)
     {
-        if (_deferred.Enabled)
+        if (_parked.Enabled)
         {
-            _deferred.Add(1, new TagList { { "shard", shard ?? "" }, { "reason", reason } });
+            _parked.Add(1, new TagList { { "shard", shard }, { "reason", reason }, { "where", where } });
+        }
+    }
+
+    /// <summary>The releaser moved <paramref name="count"/> parked jobs of <paramref name="shard"/> back to their queues.</summary>
+    public void JobsReleased(string shard, int count)
+    {
+        if (count > 0 && _released.Enabled)
+        {
+            _released.Add(count, new TagList { { "shard", shard } });
+        }
+    }
+
+    /// <summary>A job of <paramref name="shard"/> was found parked past the parking deadline.</summary>
+    public void ParkDeadlineExceeded(string shard)
+    {
+        if (_deadlineExceeded.Enabled)
+        {
+            _deadlineExceeded.Add(1, new TagList { { "shard", shard } });
         }
     }
 
@@ -126,11 +140,11 @@ internal sealed class OfflineTasksMetrics : IDisposable
         _ => "other",
     };
 
-    private IEnumerable<Measurement<long>> ObserveFinished()
+    private IEnumerable<Measurement<long>> ObservePerformed()
     {
-        foreach (var ((queue, outcome), count) in _finished)
+        foreach (var (outcome, count) in _performed)
         {
-            yield return new Measurement<long>(Volatile.Read(ref count.Value), new KeyValuePair<string, object?>("queue", queue), new KeyValuePair<string, object?>("outcome", outcome));
+            yield return new Measurement<long>(Volatile.Read(ref count.Value), new KeyValuePair<string, object?>("outcome", outcome));
         }
     }
 
@@ -141,6 +155,17 @@ internal sealed class OfflineTasksMetrics : IDisposable
             if (g.Metric == FleetGauge.QueueDepth)
             {
                 yield return new Measurement<double>(g.Value, new KeyValuePair<string, object?>("queue", g.Subject), new KeyValuePair<string, object?>("state", g.State));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<double>> FleetByState(string metric)
+    {
+        foreach (var g in FleetSample.Gauges)
+        {
+            if (g.Metric == metric)
+            {
+                yield return new Measurement<double>(g.Value, new KeyValuePair<string, object?>("state", g.State));
             }
         }
     }

@@ -7,11 +7,10 @@ using OfflineTasks.Internal;
 namespace OfflineTasks.Telemetry;
 
 /// <summary>The telemetry settings that take effect without a restart, resolved and validated.</summary>
-internal sealed record TelemetrySettings(TimeSpan SampleInterval, TimeSpan LeaderLease, IReadOnlyList<AlertRule> Rules, WebhookSettings Webhook)
+internal sealed record TelemetrySettings(TimeSpan SampleInterval, TimeSpan LeaderLease, IReadOnlyList<string> Queues, IReadOnlyList<AlertRule> Rules, WebhookSettings Webhook)
 {
-    /// <summary>Validates <paramref name="options"/>; alert rules must name a known queue or shard.</summary>
-    public static (TelemetrySettings? Settings, IReadOnlyList<string> Errors) Resolve(
-        TelemetryOptions options, IReadOnlyCollection<string>? queues, IReadOnlyCollection<string>? shards)
+    /// <summary>Validates <paramref name="options"/>; alert rules must name a sampled queue or a known shard.</summary>
+    public static (TelemetrySettings? Settings, IReadOnlyList<string> Errors) Resolve(TelemetryOptions options, IReadOnlyCollection<string>? shards)
     {
         const string s = TelemetryOptions.SectionName;
         var errors = new List<string>();
@@ -35,9 +34,18 @@ internal sealed record TelemetrySettings(TimeSpan SampleInterval, TimeSpan Leade
             errors.Add($"{s}:Otlp:Protocol = {protocol} is invalid: use Grpc or HttpProtobuf.");
         }
 
-        if (options.Prometheus is { Enabled: true, Url: var url } && !Uri.TryCreate(url, UriKind.Absolute, out _))
+        var queues = (options.Queues ?? []).Distinct(StringComparer.Ordinal).ToList();
+        if (queues.Count == 0)
         {
-            errors.Add($"{s}:Prometheus:Url = {url} is invalid: it must be an absolute URL (e.g. \"http://127.0.0.1:9464\").");
+            queues.Add("default");
+        }
+
+        for (var i = 0; i < queues.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(queues[i]) || !queues[i].All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '-'))
+            {
+                errors.Add($"{s}:Queues:{i} = '{queues[i]}' is invalid: a Hangfire queue name has lower-case letters, digits, '_' and '-' only.");
+            }
         }
 
         var alerts = options.Alerts ?? new AlertOptions();
@@ -68,7 +76,8 @@ internal sealed record TelemetrySettings(TimeSpan SampleInterval, TimeSpan Leade
 
         return errors.Count > 0
             ? (null, errors)
-            : (new TelemetrySettings(options.SampleInterval, options.LeaderLease, rules, new WebhookSettings(webhookUrl, webhook.Timeout, webhook.MaxAttempts, webhook.RetryDelay)), errors);
+            : (new TelemetrySettings(options.SampleInterval, options.LeaderLease, queues, rules,
+                new WebhookSettings(webhookUrl, webhook.Timeout, webhook.MaxAttempts, webhook.RetryDelay)), errors);
     }
 }
 
@@ -79,14 +88,14 @@ internal sealed record WebhookSettings(Uri? Url, TimeSpan Timeout, int MaxAttemp
 internal sealed class TelemetrySettingsMonitor : ReloadableSettings<TelemetryOptions, TelemetrySettings>
 {
     public TelemetrySettingsMonitor(IOptions<TelemetryOptions> options, IConfiguration? configuration, Action<TelemetryOptions>? configure,
-        Func<IReadOnlyCollection<string>?> queues, Func<IReadOnlyCollection<string>?> shards, ILogger<TelemetrySettingsMonitor> logger)
-        : base(options, configuration, TelemetryOptions.SectionName, configure, o => TelemetrySettings.Resolve(o, queues(), shards()), logger)
+        Func<IReadOnlyCollection<string>?> shards, ILogger<TelemetrySettingsMonitor> logger)
+        : base(options, configuration, TelemetryOptions.SectionName, configure, o => TelemetrySettings.Resolve(o, shards()), logger)
     {
     }
 
     protected override bool Same(TelemetrySettings a, TelemetrySettings b) =>
-        a.SampleInterval == b.SampleInterval && a.LeaderLease == b.LeaderLease && a.Webhook == b.Webhook && a.Rules.SequenceEqual(b.Rules);
+        a.SampleInterval == b.SampleInterval && a.LeaderLease == b.LeaderLease && a.Webhook == b.Webhook && a.Queues.SequenceEqual(b.Queues) && a.Rules.SequenceEqual(b.Rules);
 
     protected override string Describe(TelemetrySettings settings) =>
-        $"sample every {settings.SampleInterval}, {settings.Rules.Count} alert rules ({string.Join(", ", settings.Rules.Select(r => r.Name))}), webhook {(settings.Webhook.Url is null ? "off" : "on")}";
+        $"sample every {settings.SampleInterval}, queues {string.Join(", ", settings.Queues)}, {settings.Rules.Count} alert rules ({string.Join(", ", settings.Rules.Select(r => r.Name))}), webhook {(settings.Webhook.Url is null ? "off" : "on")}";
 }

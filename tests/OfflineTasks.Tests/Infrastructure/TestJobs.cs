@@ -1,72 +1,72 @@
 using System.Collections.Concurrent;
-using OfflineTasks.Jobs;
+using OfflineTasks.Gate;
+using OfflineTasks.Hangfire;
 
 namespace OfflineTasks.Tests.Infrastructure;
 
-/// <summary>Jobs for in-process tests. Each records under a key the test chooses, so parallel tests do not mix.</summary>
+/// <summary>Jobs for in-process tests. Each records its runs under a key the test chooses, so parallel tests do not mix.</summary>
 public static class TestJobs
 {
-    private static readonly ConcurrentDictionary<string, ConcurrentQueue<(DateTime At, int Value)>> Runs = new();
+    private static readonly ConcurrentDictionary<string, ConcurrentQueue<(DateTime At, string What)>> Runs = new();
 
-    public static IReadOnlyList<(DateTime At, int Value)> RunsOf(string key) =>
-        Runs.TryGetValue(key, out var q) ? q.ToArray() : [];
+    /// <summary>Every record under <paramref name="key"/>: "start" and "end" of each run, and what the job noted.</summary>
+    public static IReadOnlyList<(DateTime At, string What)> RunsOf(string key) => Runs.TryGetValue(key, out var q) ? q.ToArray() : [];
 
-    private static void Record(string key, int value) => Runs.GetOrAdd(key, _ => new()).Enqueue((DateTime.UtcNow, value));
+    /// <summary>When the runs under <paramref name="key"/> started.</summary>
+    public static List<DateTime> StartsOf(string key) => RunsOf(key).Where(r => r.What == "start").Select(r => r.At).ToList();
 
-    public static Task RecordAsync(string key, int value)
+    public static void Record(string key, string what) => Runs.GetOrAdd(key, _ => new()).Enqueue((DateTime.UtcNow, what));
+
+    /// <summary>No shard: runs ungated.</summary>
+    public static async Task SleepAsync(string key, int ms)
     {
-        Record(key, value);
+        Record(key, "start");
+        await Task.Delay(ms);
+        Record(key, "end");
+    }
+
+    /// <summary>A job on the shard its first argument names.</summary>
+    [Shard("{0}")]
+    public static async Task OnShardAsync(string shard, string key, int ms)
+    {
+        Record(key, "start");
+        await Task.Delay(ms);
+        Record(key, "end");
+    }
+
+    /// <summary>A light job on the shard its first argument names.</summary>
+    [Shard("{0}", Light = true)]
+    public static Task LightOnShardAsync(string shard, string key)
+    {
+        Record(key, "start");
         return Task.CompletedTask;
     }
 
-    public static void RecordSync(string key, int value) => Record(key, value);
+    /// <summary>A job whose shard format does not fit its arguments.</summary>
+    [Shard("users-{1}")]
+    public static Task BadFormat(int user) => Task.CompletedTask;
 
     public static Task FailAsync(string key)
     {
-        Record(key, 0);
+        Record(key, "start");
         throw new InvalidOperationException($"boom from {key}");
     }
+}
 
-    public static Task DeferOnceAsync(string key, JobContext context)
+/// <summary>A long job that checks its shard between chunks (resolved from DI, so it gets the gate).</summary>
+public sealed class CheckpointJob(IShardGate gate)
+{
+    [Shard("{0}")]
+    public async Task RunAsync(string shard, string key, int chunks, int chunkMs)
     {
-        Record(key, context.Attempt * 100 + context.DeferCount);
-        if (context.DeferCount == 0)
+        TestJobs.Record(key, "start");
+        for (var i = 0; i < chunks; i++)
         {
-            context.Defer(TimeSpan.FromMilliseconds(100), "waiting for the test");
+            gate.ThrowIfClosed(shard);
+            await Task.Delay(chunkMs);
+            TestJobs.Record(key, "chunk");
         }
 
-        return Task.CompletedTask;
+        TestJobs.Record(key, "end");
     }
-
-    public static async Task SleepAsync(string key, int milliseconds, CancellationToken cancellationToken)
-    {
-        Record(key, 1);
-        await Task.Delay(milliseconds, cancellationToken);
-        Record(key, 2);
-    }
-
-    public static Task TakesInt(int value) => Task.CompletedTask;
-
-    private static readonly ConcurrentDictionary<string, TaskCompletionSource> Gates = new();
-
-    /// <summary>Runs until the test calls <see cref="Release"/> with the same key (or the job is cancelled).</summary>
-    public static async Task WaitForReleaseAsync(string key, CancellationToken cancellationToken)
-    {
-        Record(key, 1);
-        await Gates.GetOrAdd(key, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task.WaitAsync(cancellationToken);
-        Record(key, 2);
-    }
-
-    public static void Release(string key) => Gates.GetOrAdd(key, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-}
-
-/// <summary>An instance job resolved from DI.</summary>
-public interface IGreeter
-{
-    Task GreetAsync(string key, string name, CancellationToken cancellationToken);
-}
-
-public sealed class Greeter : IGreeter
-{
-    public Task GreetAsync(string key, string name, CancellationToken cancellationToken) => TestJobs.RecordAsync(key, name.Length);
 }

@@ -1,35 +1,65 @@
+using Hangfire;
+using Hangfire.PostgreSql;
+using Hangfire.Storage;
+using Hangfire.Storage.Monitoring;
 using Npgsql;
-using OfflineTasks.Client;
-using OfflineTasks.Jobs;
+using OfflineTasks.Hangfire;
 using OfflineTasks.Storage;
 
 namespace OfflineTasks.Tests.Infrastructure;
 
-/// <summary>A migrated schema of its own for one test class (River's habit), dropped afterwards.</summary>
+/// <summary>
+/// Two schemas of their own for one test (River's habit): Hangfire's (a real Hangfire.PostgreSql storage) and
+/// OfflineTasks' (migrated), dropped afterwards.
+/// </summary>
 public sealed class TestSchema : IAsyncLifetime, IAsyncDisposable
 {
+    /// <summary>How soon a dead worker's job is fetched again, in tests.</summary>
+    public static readonly TimeSpan InvisibilityTimeout = TimeSpan.FromSeconds(5);
+
     public TestSchema() : this(SharedPostgres.Instance) { }
 
     internal TestSchema(LocalPostgres server)
     {
         Server = server;
-        Name = "t_" + Guid.NewGuid().ToString("N")[..12];
+        var id = Guid.NewGuid().ToString("N")[..12];
+        Name = "t_" + id;
+        HangfireSchema = "hf_" + id;
         DataSource = NpgsqlDataSource.Create(server.ConnectionString);
-        Storage = new PostgresJobStorage(DataSource, Name);
-        Client = new BackgroundJobClient(Storage);
+        Store = new OfflineTasksStore(DataSource, Name);
     }
 
     public LocalPostgres Server { get; }
 
+    /// <summary>OfflineTasks' schema.</summary>
     public string Name { get; }
+
+    /// <summary>Hangfire's schema.</summary>
+    public string HangfireSchema { get; }
 
     public NpgsqlDataSource DataSource { get; }
 
-    public PostgresJobStorage Storage { get; }
+    public OfflineTasksStore Store { get; }
 
-    public IBackgroundJobClient Client { get; }
+    /// <summary>Hangfire's storage over <see cref="HangfireSchema"/>, with the options OfflineTasks recommends (shorter timeouts for tests).</summary>
+    public PostgreSqlStorage Storage { get; private set; } = null!;
 
-    public async Task InitializeAsync() => await new Migrator(DataSource, Name).MigrateAsync();
+    /// <summary>A Hangfire client over <see cref="Storage"/>, with the process-wide filters (OfflineTasks' among them).</summary>
+    public IBackgroundJobClient Client { get; private set; } = null!;
+
+    public IMonitoringApi Monitoring => Storage.GetMonitoringApi();
+
+    public async Task InitializeAsync()
+    {
+        HangfireSetup.EnsureInstalled();
+        await new Migrator(DataSource, Name).MigrateAsync();
+        Storage = new PostgreSqlStorage(new Hangfire.PostgreSql.Factories.NpgsqlConnectionFactory(Server.ConnectionString, Options()), Options());
+        Client = new BackgroundJobClient(Storage);
+    }
+
+    private PostgreSqlStorageOptions Options() =>
+        new PostgreSqlStorageOptions { SchemaName = HangfireSchema, PrepareSchemaIfNecessary = true }
+            .ForOfflineJobs(InvisibilityTimeout, TimeSpan.FromMilliseconds(100));
 
     ValueTask IAsyncDisposable.DisposeAsync() => new(DisposeAsync());
 
@@ -37,7 +67,7 @@ public sealed class TestSchema : IAsyncLifetime, IAsyncDisposable
     {
         try
         {
-            await using var command = DataSource.CreateCommand($"DROP SCHEMA IF EXISTS {Name} CASCADE");
+            await using var command = DataSource.CreateCommand($"DROP SCHEMA IF EXISTS {Name} CASCADE; DROP SCHEMA IF EXISTS {HangfireSchema} CASCADE");
             await command.ExecuteNonQueryAsync();
         }
         catch (NpgsqlException)
@@ -48,9 +78,37 @@ public sealed class TestSchema : IAsyncLifetime, IAsyncDisposable
         await DataSource.DisposeAsync();
     }
 
+    /// <summary>The job's current state's name, or null when it does not exist.</summary>
+    public string? StateOf(string id) => Monitoring.JobDetails(id)?.History.FirstOrDefault()?.StateName;
+
+    /// <summary>The job's history, oldest first.</summary>
+    public IReadOnlyList<StateHistoryDto> HistoryOf(string id) => Monitoring.JobDetails(id)?.History.AsEnumerable().Reverse().ToList() ?? [];
+
+    public string? ParameterOf(string id, string name)
+    {
+        using var connection = Storage.GetConnection();
+        return connection.GetJobParameter(id, name);
+    }
+
+    /// <summary>The members of a Hangfire set (e.g. a shard's parked jobs).</summary>
+    public HashSet<string> SetMembers(string key)
+    {
+        using var connection = Storage.GetConnection();
+        return connection.GetAllItemsFromSet(key);
+    }
+
+    /// <summary>Waits until every job is in <paramref name="state"/>; returns their histories.</summary>
+    public async Task WaitForStateAsync(IEnumerable<string> ids, string state, TimeSpan? within = null)
+    {
+        var list = ids.ToList();
+        await Eventually.Until(() => Task.FromResult(list.Select(StateOf).ToList()),
+            states => states.All(s => s == state), within ?? TimeSpan.FromSeconds(40),
+            $"{list.Count} job(s) to be {state}");
+    }
+
     public async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
     {
-        await using var command = DataSource.CreateCommand(sql.Replace("{s}", Name, StringComparison.Ordinal));
+        await using var command = DataSource.CreateCommand(sql.Replace("{s}", Name, StringComparison.Ordinal).Replace("{hf}", HangfireSchema, StringComparison.Ordinal));
         foreach (var p in parameters)
         {
             command.Parameters.Add(new NpgsqlParameter { Value = p });
@@ -61,9 +119,20 @@ public sealed class TestSchema : IAsyncLifetime, IAsyncDisposable
 
     public async Task ExecuteAsync(string sql)
     {
-        await using var command = DataSource.CreateCommand(sql.Replace("{s}", Name, StringComparison.Ordinal));
+        await using var command = DataSource.CreateCommand(sql.Replace("{s}", Name, StringComparison.Ordinal).Replace("{hf}", HangfireSchema, StringComparison.Ordinal));
         await command.ExecuteNonQueryAsync();
     }
+}
 
-    public Task<JobDetails> JobAsync(long id) => Storage.GetJobAsync(id).ContinueWith(t => t.Result ?? throw new InvalidOperationException($"job {id} not found"), TaskScheduler.Default);
+/// <summary>Hangfire's process-wide configuration for the tests: OfflineTasks' filters, and a recorder of elections to Processing.</summary>
+public static class HangfireSetup
+{
+    private static readonly Lazy<bool> Installed = new(() =>
+    {
+        GlobalConfiguration.Configuration.UseOfflineTasks();
+        GlobalJobFilters.Filters.Add(ProcessingRecorder.Instance, int.MaxValue);
+        return true;
+    });
+
+    public static void EnsureInstalled() => _ = Installed.Value;
 }

@@ -1,8 +1,9 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace OfflineTasks.Tests.Infrastructure;
 
-/// <summary>A worker server in a process of its own (tests/OfflineTasks.TestWorker), for crash and multi-process tests.</summary>
+/// <summary>A Hangfire worker with OfflineTasks in a process of its own (tests/OfflineTasks.TestWorker), for crash and multi-process tests.</summary>
 public sealed class WorkerProcess : IDisposable
 {
     private readonly Process _process;
@@ -31,11 +32,15 @@ public sealed class WorkerProcess : IDisposable
 
     public int Pid => _process.Id;
 
-    public static async Task<WorkerProcess> StartAsync(TestSchema schema, int slots, TimeSpan lease, IReadOnlyDictionary<string, string>? environment = null)
+    public static async Task<WorkerProcess> StartAsync(TestSchema schema, int workers, IReadOnlyDictionary<string, string>? environment = null, string queues = "default")
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "OfflineTasks.TestWorker.dll");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { dll, schema.Server.ConnectionString, schema.Name, slots.ToString(), ((int)lease.TotalMilliseconds).ToString() })
+        foreach (var a in new[]
+                 {
+                     dll, schema.Server.ConnectionString, schema.Name, schema.HangfireSchema, workers.ToString(CultureInfo.InvariantCulture), queues,
+                     ((int)TestSchema.InvisibilityTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
+                 })
         {
             info.ArgumentList.Add(a);
         }
@@ -46,11 +51,11 @@ public sealed class WorkerProcess : IDisposable
         }
 
         var worker = new WorkerProcess(Process.Start(info)!);
-        await worker._ready.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await worker._ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
         return worker;
     }
 
-    /// <summary>SIGKILL: the process dies at once, holding whatever it had claimed.</summary>
+    /// <summary>SIGKILL: the process dies at once, holding whatever it had fetched.</summary>
     public void KillHard()
     {
         _process.Kill();

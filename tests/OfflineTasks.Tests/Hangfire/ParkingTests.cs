@@ -1,0 +1,298 @@
+using Hangfire;
+using Hangfire.States;
+using Microsoft.Extensions.DependencyInjection;
+using OfflineTasks.Gate;
+using OfflineTasks.Hangfire;
+using OfflineTasks.Tests.Infrastructure;
+
+namespace OfflineTasks.Tests.Hangfire;
+
+/// <summary>A real MariaDB master-master pair of this class's own, shard "p"; tests close it with STOP SLAVE and reopen it with START SLAVE.</summary>
+public sealed class ParkingPair : IDisposable
+{
+    public ParkingPair()
+    {
+        Pair = new LocalMariaDbPair("park", 54425, 54426);
+        Pair.Start();
+    }
+
+    public LocalMariaDbPair Pair { get; }
+
+    public void Dispose() => Pair.Stop();
+}
+
+/// <summary>
+/// Parking and release on Hangfire's real server, a real PostgreSQL and a real MariaDB pair: jobs of a closed shard
+/// go to the Parked state (at creation, on enqueue, on their way to Processing, at a checkpoint), keep their retry
+/// count, say why in their history, and are released to their queue when the shard reopens.
+/// </summary>
+public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPair>, IAsyncLifetime
+{
+    private const string Shard = "p";
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(40);
+    private readonly LocalMariaDbPair _pair = fixture.Pair;
+    private readonly TestSchema _schema = new();
+    private readonly string _key = Guid.NewGuid().ToString("N");
+
+    public Task InitializeAsync() => _schema.InitializeAsync();
+
+    public async Task DisposeAsync()
+    {
+        _pair.Sql("a", "START SLAVE");
+        await _schema.DisposeAsync();
+    }
+
+    private TestHost Host(int workers = 4, params (string Key, string Value)[] settings) =>
+        new(_schema, workers, GateKeys.Shard(Shard, _pair).With(settings), s => s.AddTransient<CheckpointJob>());
+
+    private static async Task WaitForGateAsync(TestHost host, bool open)
+    {
+        var gate = host.Services.GetRequiredService<IShardGate>();
+        await Eventually.Until(() => Task.FromResult(gate.Check(Shard)), d => d.IsOpen == open, Timeout, $"shard {Shard} to be {(open ? "open" : "closed")}");
+    }
+
+    private async Task CloseAsync(TestHost host)
+    {
+        _pair.Sql("a", "STOP SLAVE");
+        await WaitForGateAsync(host, open: false);
+    }
+
+    private async Task ReopenAsync(TestHost host)
+    {
+        _pair.Sql("a", "START SLAVE");
+        await WaitForGateAsync(host, open: true);
+    }
+
+    private string Enqueue(int ms = 1) => _schema.Client.Enqueue(() => TestJobs.OnShardAsync(Shard, _key, ms));
+
+    private int FetchesOf(IEnumerable<string> ids)
+    {
+        var set = ids.ToHashSet();
+        return ProcessingRecorder.Instance.FetchedFrom(_schema.Storage).Count(set.Contains);
+    }
+
+    [Fact]
+    public async Task Jobs_enqueued_while_their_shard_is_closed_are_parked_at_creation_never_fetched_and_released_when_it_reopens()
+    {
+        await using var host = Host();
+        await host.StartAsync();
+        await WaitForGateAsync(host, open: true);
+        await CloseAsync(host);
+
+        var ids = Enumerable.Range(0, 20).Select(_ => Enqueue()).ToList();
+
+        Assert.All(ids, id => Assert.Equal(ParkedState.StateName, _schema.StateOf(id)));
+        Assert.Equal(ids.ToHashSet(), _schema.SetMembers(ParkedState.SetKey(Shard, light: false)));
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(0, FetchesOf(ids));
+        Assert.Equal(0, _schema.Monitoring.EnqueuedCount("default"));
+        Assert.Empty(TestJobs.StartsOf(_key));
+        var parked = _schema.HistoryOf(ids[0])[^1];
+        Assert.Equal(ParkedState.StateName, parked.StateName);
+        Assert.Matches(@"^shard p closed for \d+\.\d s: replication IO thread not running on park-a from 127\.0\.0\.1:54426.* \(sample age \d+\.\d s\)", parked.Reason);
+        Assert.Equal("1", parked.Data["ParkCount"]);
+        Assert.Equal("degraded", parked.Data["ReasonKind"]);
+        Assert.Null(_schema.ParameterOf(ids[0], "RetryCount"));
+
+        await ReopenAsync(host);
+        await _schema.WaitForStateAsync(ids, SucceededState.StateName, Timeout);
+        Assert.Equal(20, TestJobs.StartsOf(_key).Count);
+        Assert.Equal(20, FetchesOf(ids));
+        Assert.Empty(_schema.SetMembers(ParkedState.SetKey(Shard, light: false)));
+        var states = _schema.HistoryOf(ids[0]).Select(h => h.StateName).ToList();
+        Assert.Equal([ParkedState.StateName, EnqueuedState.StateName, ProcessingState.StateName, SucceededState.StateName], states.SkipWhile(s => s != ParkedState.StateName));
+        Assert.Matches(@"^shard p reopened after \d+ s$", _schema.HistoryOf(ids[0]).Single(h => h.StateName == EnqueuedState.StateName && h.Reason is not null).Reason);
+    }
+
+    [Fact]
+    public async Task A_job_whose_shard_closed_after_it_was_enqueued_is_parked_on_its_way_to_processing_and_never_performed()
+    {
+        await using var host = Host(workers: 1);
+        await host.StartAsync();
+        await WaitForGateAsync(host, open: true);
+
+        // The only worker is busy, so the shard's jobs wait in the queue while it closes.
+        var blocker = _schema.Client.Enqueue(() => TestJobs.SleepAsync(_key + "-blocker", 2500));
+        await _schema.WaitForStateAsync([blocker], ProcessingState.StateName);
+        var ids = Enumerable.Range(0, 3).Select(_ => Enqueue()).ToList();
+        Assert.All(ids, id => Assert.Equal(EnqueuedState.StateName, _schema.StateOf(id)));
+        await CloseAsync(host);
+
+        await _schema.WaitForStateAsync(ids, ParkedState.StateName, Timeout);
+        Assert.Empty(TestJobs.StartsOf(_key));
+        Assert.Equal(3, FetchesOf(ids));
+        Assert.Equal(0, _schema.Monitoring.EnqueuedCount("default") + _schema.Monitoring.FetchedCount("default"));
+        var history = _schema.HistoryOf(ids[0]);
+        Assert.Equal(ParkedState.StateName, history[^1].StateName);
+        Assert.Contains("replication IO thread not running on park-a", history[^1].Reason, StringComparison.Ordinal);
+        Assert.Equal("default", history[^1].Data["Queue"]);
+        Assert.Null(_schema.ParameterOf(ids[0], "RetryCount"));
+
+        await ReopenAsync(host);
+        await _schema.WaitForStateAsync(ids, SucceededState.StateName, Timeout);
+        Assert.Equal(3, TestJobs.StartsOf(_key).Count);
+    }
+
+    [Fact]
+    public async Task A_released_job_goes_back_to_the_queue_it_was_enqueued_to()
+    {
+        await using var host = new TestHost(_schema, 2, GateKeys.Shard(Shard, _pair), queues: ["critical", "default"]);
+        await host.StartAsync();
+        await WaitForGateAsync(host, open: true);
+        await CloseAsync(host);
+
+        var id = _schema.Client.Create(() => TestJobs.OnShardAsync(Shard, _key, 1), new EnqueuedState("critical"));
+        Assert.Equal(ParkedState.StateName, _schema.StateOf(id));
+        Assert.Contains("critical:" + id, _schema.SetMembers(ParkedState.SetKey(Shard, light: false)));
+
+        await ReopenAsync(host);
+        await _schema.WaitForStateAsync([id], SucceededState.StateName, Timeout);
+        Assert.Equal("critical", _schema.HistoryOf(id).Last(h => h.StateName == EnqueuedState.StateName).Data["Queue"]);
+    }
+
+    [Fact]
+    public async Task Release_moves_no_more_jobs_in_the_first_second_than_the_ramp_allows()
+    {
+        await using var host = Host(4, ("OfflineTasks:Gate:Ramp:InitialRate", "5"), ("OfflineTasks:Gate:Ramp:DoublingInterval", "00:00:01"),
+            ("OfflineTasks:Gate:Ramp:Duration", "00:00:04"));
+        await host.StartAsync();
+        await WaitForGateAsync(host, open: true);
+        await CloseAsync(host);
+        var ids = Enumerable.Range(0, 80).Select(_ => Enqueue()).ToList();
+
+        await ReopenAsync(host);
+        await _schema.WaitForStateAsync(ids, SucceededState.StateName, Timeout);
+
+        var opened = (await _schema.Store.GetShardEventsAsync(Shard, 1)).Single().At.UtcDateTime;
+        var released = ids.Select(id => _schema.HistoryOf(id).First(h => h.StateName == EnqueuedState.StateName && h.Reason is not null).CreatedAt).ToList();
+        var allowed = new RampSettings(5, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(4), 8).AllowedBy(TimeSpan.FromSeconds(1))!.Value;
+        var firstSecond = released.Count(at => at < opened.AddSeconds(1));
+        Assert.True(firstSecond <= Math.Ceiling(allowed) + 1, $"{firstSecond} jobs released in the first second after the reopening; the ramp allows {allowed:0.0}");
+        Assert.True(released.Max() >= opened.AddSeconds(2), "the whole backlog went out at once");
+    }
+
+    [Fact]
+    public async Task A_shard_that_closes_again_mid_release_stops_the_release()
+    {
+        await using var host = Host(4, ("OfflineTasks:Gate:Ramp:InitialRate", "5"), ("OfflineTasks:Gate:Ramp:DoublingInterval", "00:00:30"),
+            ("OfflineTasks:Gate:Ramp:Duration", "00:01:00"));
+        await host.StartAsync();
+        await WaitForGateAsync(host, open: true);
+        await CloseAsync(host);
+        var ids = Enumerable.Range(0, 100).Select(_ => Enqueue()).ToList();
+        var key = ParkedState.SetKey(Shard, light: false);
+
+        await ReopenAsync(host);
+        await Eventually.Until(() => Task.FromResult(_schema.SetMembers(key).Count), n => n <= 95, Timeout, "some jobs to be released");
+        await CloseAsync(host);
+        await Task.Delay(TimeSpan.FromSeconds(0.5));
+        var left = _schema.SetMembers(key).Count;
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        Assert.Equal(left, _schema.SetMembers(key).Count);
+        Assert.InRange(left, 50, 95);
+        await ReopenAsync(host);
+    }
+
+    [Fact]
+    public async Task A_long_job_that_calls_the_checkpoint_is_parked_when_its_shard_closes_and_completes_after_the_reopen_without_a_retry()
+    {
+        await using var host = Host(2);
+        await host.StartAsync();
+        await WaitForGateAsync(host, open: true);
+        var id = _schema.Client.Enqueue<CheckpointJob>(j => j.RunAsync(Shard, _key, 40, 100));
+        await Eventually.Until(() => Task.FromResult(TestJobs.RunsOf(_key).Count(r => r.What == "chunk")), n => n >= 3, Timeout, "the job to run a few chunks");
+
+        await CloseAsync(host);
+        await _schema.WaitForStateAsync([id], ParkedState.StateName, Timeout);
+        var parked = _schema.HistoryOf(id)[^1];
+        Assert.StartsWith("stopped at a checkpoint: shard p closed for ", parked.Reason, StringComparison.Ordinal);
+        Assert.DoesNotContain(_schema.HistoryOf(id), h => h.StateName is "Failed" or "Scheduled");
+        Assert.Null(_schema.ParameterOf(id, "RetryCount"));
+        var chunksBefore = TestJobs.RunsOf(_key).Count(r => r.What == "chunk");
+        Assert.InRange(chunksBefore, 3, 39);
+
+        await ReopenAsync(host);
+        await _schema.WaitForStateAsync([id], SucceededState.StateName, Timeout);
+        Assert.Equal(2, TestJobs.StartsOf(_key).Count);
+        Assert.Single(TestJobs.RunsOf(_key), r => r.What == "end");
+        Assert.Null(_schema.ParameterOf(id, "RetryCount"));
+    }
+
+    [Fact]
+    public async Task A_shard_given_at_enqueue_gates_a_job_without_the_attribute_and_jobs_without_a_shard_run_meanwhile()
+    {
+        await using var host = Host();
+        await host.StartAsync();
+        await WaitForGateAsync(host, open: true);
+        await CloseAsync(host);
+
+        var given = _schema.Client.EnqueueForShard(Shard, () => TestJobs.SleepAsync(_key, 1));
+        var ungated = _schema.Client.Enqueue(() => TestJobs.SleepAsync(_key + "-free", 1));
+
+        Assert.Equal(ParkedState.StateName, _schema.StateOf(given));
+        await _schema.WaitForStateAsync([ungated], SucceededState.StateName, Timeout);
+        await ReopenAsync(host);
+        await _schema.WaitForStateAsync([given], SucceededState.StateName, Timeout);
+    }
+
+    [Fact]
+    public async Task A_job_for_a_shard_the_gate_does_not_know_is_rejected_at_enqueue_naming_it_and_nothing_is_stored()
+    {
+        await using var host = Host();
+        await host.StartAsync();
+        var jobsBefore = await _schema.ScalarAsync<long>("SELECT count(*) FROM {hf}.job");
+
+        var byAttribute = Assert.Throws<BackgroundJobClientException>(() => _schema.Client.Enqueue(() => TestJobs.OnShardAsync("users-9", _key, 1)));
+        var given = Assert.Throws<BackgroundJobClientException>(() => _schema.Client.EnqueueForShard("users-8", () => TestJobs.SleepAsync(_key, 1)));
+        var format = Assert.Throws<BackgroundJobClientException>(() => _schema.Client.Enqueue(() => TestJobs.BadFormat(7)));
+
+        var unknown = Assert.IsType<UnknownShardException>(byAttribute.InnerException);
+        Assert.Equal("users-9", unknown.Shard);
+        Assert.Equal("Unknown shard 'users-9' for job TestJobs.OnShardAsync: it is not configured under OfflineTasks:Gate:Shards (configured shards: p).", unknown.Message);
+        Assert.Contains("Unknown shard 'users-8'", given.InnerException!.Message, StringComparison.Ordinal);
+        Assert.Contains("[Shard(\"users-{1}\")] on TestJobs.BadFormat cannot be applied to its 1 argument(s)", format.InnerException!.Message, StringComparison.Ordinal);
+        Assert.Equal(jobsBefore, await _schema.ScalarAsync<long>("SELECT count(*) FROM {hf}.job"));
+    }
+
+    [Fact]
+    public async Task A_stored_job_whose_type_is_gone_fails_with_Hangfire_s_own_reason_and_is_never_run()
+    {
+        await using var host = Host();
+        await host.StartAsync();
+        await WaitForGateAsync(host, open: true);
+        await CloseAsync(host);
+        var parked = Enqueue();
+        var queued = _schema.Client.Enqueue(() => TestJobs.SleepAsync(_key, 1), new ScheduledState(TimeSpan.FromSeconds(1)));
+        await _schema.ExecuteAsync("UPDATE {hf}.job SET invocationdata = replace(invocationdata::text, 'TestJobs', 'GoneJobs')::jsonb WHERE id IN (" + parked + ", " + queued + ")");
+
+        await ReopenAsync(host);
+        await Eventually.Until(() => Task.FromResult(_schema.HistoryOf(parked)), h => h.Any(s => s.StateName == "Failed"), Timeout, "the parked job to fail");
+        await Eventually.Until(() => Task.FromResult(_schema.HistoryOf(queued)), h => h.Any(s => s.StateName == "Failed"), Timeout, "the scheduled job to fail");
+
+        Assert.Contains("Can not change the state to 'Enqueued': target method was not found.", _schema.HistoryOf(parked).Select(h => h.Reason));
+        Assert.DoesNotContain(parked, _schema.SetMembers(ParkedState.SetKey(Shard, light: false)));
+        Assert.Empty(TestJobs.StartsOf(_key));
+    }
+
+    [Fact]
+    public async Task Past_the_deadline_a_parked_job_is_reported_in_its_history_and_stays_parked()
+    {
+        await using var host = Host(4, ("OfflineTasks:Gate:Parking:Deadline", "00:00:01"));
+        await host.StartAsync();
+        await WaitForGateAsync(host, open: true);
+        await CloseAsync(host);
+        var id = Enqueue();
+
+        var history = await Eventually.Until(() => Task.FromResult(_schema.HistoryOf(id)),
+            h => h[^1].Reason?.StartsWith("DEADLINE PASSED", StringComparison.Ordinal) == true, Timeout, "the deadline to be noted");
+        Assert.Equal(ParkedState.StateName, history[^1].StateName);
+        Assert.Equal("true", history[^1].Data["DeadlinePassed"]);
+        Assert.Contains("it stays parked until shard p reopens", history[^1].Reason, StringComparison.Ordinal);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(history.Count, _schema.HistoryOf(id).Count); // reported once
+
+        await ReopenAsync(host);
+        await _schema.WaitForStateAsync([id], SucceededState.StateName, Timeout);
+    }
+}
