@@ -21,8 +21,7 @@ public static class OfflineTasksGateServiceCollectionExtensions
     /// copy of the shard states, and the gate the worker server consults at claim time and before each job with a
     /// shard key. Options are bound from <c>OfflineTasks:Gate</c> of <paramref name="configuration"/> (when given; its
     /// reloads take effect without a restart) and then <paramref name="configure"/>, and validated at start.
-    /// MySQL status is read through MariaDB Connector/C (<c>libmariadb.so.3</c>) unless an
-    /// <see cref="IMySqlStatusClientFactory"/> is registered first (e.g. <see cref="DbDataSourceStatusClientFactory"/>).
+    /// MySQL status is read with MySqlConnector, over one unpooled connection per master.
     /// Call <see cref="OfflineTasksServiceCollectionExtensions.AddOfflineTasks"/> and <c>AddOfflineTasksServer</c> too.
     /// </summary>
     public static IServiceCollection AddOfflineTasksGate(this IServiceCollection services, IConfiguration? configuration = null, Action<GateOptions>? configure = null)
@@ -33,7 +32,7 @@ public static class OfflineTasksGateServiceCollectionExtensions
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GateOptions>, GateOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IMySqlStatusClientFactory>(_ => new MariaDbStatusClientFactory());
+        services.TryAddSingleton<IMySqlStatusClientFactory>(_ => new MySqlStatusClientFactory());
         services.TryAddSingleton(sp => new GateSettingsMonitor(
             sp.GetRequiredService<IOptions<GateOptions>>(), configuration, configure, sp.GetRequiredService<ILogger<GateSettingsMonitor>>()));
         services.TryAddSingleton(sp => new ShardStateCache(
