@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what OfflineTasks needs to run and test on a fresh Debian machine that has the .NET SDK:
-# PostgreSQL and MariaDB server binaries (for the local servers the scripts and tests start), MariaDB
-# Connector/C (libmariadb3, which the MySQL status probe loads) and promtool (from the prometheus package; tests
+# PostgreSQL and MariaDB server and client binaries (for the local servers the scripts and tests start; the MySQL
+# status probe itself is managed code, MySqlConnector from NuGet) and promtool (from the prometheus package; tests
 # check the /metrics output with `promtool check metrics`). Installs only what is missing, unless --always
 # is given (CI). Needs root for apt-get; prints what to install otherwise.
 set -euo pipefail
@@ -12,12 +12,12 @@ always=false
 command -v dotnet >/dev/null || { echo "setup: the .NET SDK (dotnet) is required: https://dot.net" >&2; exit 1; }
 
 have_postgres() { ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; }
-have_mariadb() { { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } && ldconfig -p | grep "libmariadb.so.3 " >/dev/null; }
+have_mariadb() { { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } && command -v mariadb >/dev/null 2>&1; }
 have_promtool() { command -v promtool >/dev/null 2>&1; }
 
 packages=()
 if $always || ! have_postgres; then packages+=(postgresql-15 postgresql-client-15); fi
-if $always || ! have_mariadb; then packages+=(mariadb-server mariadb-client libmariadb3); fi
+if $always || ! have_mariadb; then packages+=(mariadb-server mariadb-client); fi
 # Installed without recommends: prometheus recommends prometheus-node-exporter, another daemon nothing here uses.
 lean_packages=()
 if $always || ! have_promtool; then lean_packages+=(prometheus); fi

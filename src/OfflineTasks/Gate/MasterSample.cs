@@ -1,3 +1,4 @@
+using MySqlConnector;
 using OfflineTasks.Gate.MySql;
 
 namespace OfflineTasks.Gate;
@@ -7,7 +8,7 @@ internal sealed record MasterSample(MySqlEndpoint Master, DateTimeOffset Sampled
     int? ErrorCode = null)
 {
     /// <summary>MySQL's "Too many connections": the server is full, which is load, not a mystery.</summary>
-    public const int TooManyConnections = 1040;
+    public const int TooManyConnections = (int)MySqlErrorCode.ConnectionCountError;
 
     public static MasterSample Read(MySqlEndpoint master, DateTimeOffset at, TimeSpan duration, MySqlServerStatus status) =>
         new(master, at, duration, status, null, null);

@@ -51,7 +51,7 @@ public static class OfflineTasksServiceCollectionExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<OfflineTasksMetrics>();
-        services.TryAddSingleton<IMySqlStatusClientFactory>(_ => new MariaDbStatusClientFactory());
+        services.TryAddSingleton<IMySqlStatusClientFactory>(_ => new MySqlStatusClientFactory());
         services.TryAddSingleton(sp => new OwnedDataSource(NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<OfflineTasksOptions>>().Value.ConnectionString)));
         services.TryAddSingleton(sp => new OfflineTasksStore(sp.GetRequiredService<OwnedDataSource>().DataSource, sp.GetRequiredService<IOptions<OfflineTasksOptions>>().Value.Schema));
 

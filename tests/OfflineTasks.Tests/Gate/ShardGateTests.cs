@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using MySqlConnector;
 using OfflineTasks.Gate;
-using OfflineTasks.Gate.MySql;
 using OfflineTasks.Hosting;
 using OfflineTasks.Jobs;
 using OfflineTasks.Tests.Infrastructure;
@@ -84,7 +84,7 @@ public sealed class ShardGateTests(GatePairs pairs) : IClassFixture<GatePairs>
         await worker.StartAsync();
         await WaitForModeAsync(schema, "x", ShardMode.Open);
 
-        var idle = new List<MariaDbConnection>();
+        var idle = new List<MySqlConnection>();
         try
         {
             // max_connections is 100 on the test pair: 20 idle connections on b cross 0.20.
@@ -325,15 +325,15 @@ public sealed class ShardGateTests(GatePairs pairs) : IClassFixture<GatePairs>
             within ?? Timeout,
             "every job to finish");
 
-    private void Open(List<MariaDbConnection> connections, int count)
+    private void Open(List<MySqlConnection> connections, int count)
     {
         for (var i = 0; i < count; i++)
         {
-            connections.Add(MariaDbConnection.Open(pairs.X.AppEndpoint("b", TimeSpan.FromSeconds(5))));
+            connections.Add(pairs.X.OpenAppConnection("b"));
         }
     }
 
-    private static void Close(List<MariaDbConnection> connections, int count)
+    private static void Close(List<MySqlConnection> connections, int count)
     {
         for (var i = 0; i < count && connections.Count > 0; i++)
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using MySqlConnector;
 using OfflineTasks.Gate.MySql;
 
 namespace OfflineTasks.Tests.Infrastructure;
@@ -38,7 +39,7 @@ public sealed class LocalMariaDbPair
     public int PortB { get; }
 
     /// <summary>Connection settings of the <c>app</c> user (all privileges) on master a; use <see cref="AppEndpoint"/> for b.</summary>
-    public MySqlEndpoint AppConnectionInfo => AppEndpoint("a", TimeSpan.FromSeconds(5));
+    internal MySqlEndpoint AppConnectionInfo => AppEndpoint("a", TimeSpan.FromSeconds(5));
 
     /// <summary>Starts both masters (initialising them the first time) and waits until they replicate both ways.</summary>
     public void Start() => Script("start", _directory, Invariant(PortA), Invariant(PortB));
@@ -63,11 +64,27 @@ public sealed class LocalMariaDbPair
     public string SocketPath(string master) => Path.Combine(_directory, Check(master), "mariadbd.sock");
 
     /// <summary>The probe user's endpoint of <paramref name="master"/> ("a" or "b"), over TCP.</summary>
-    public MySqlEndpoint Endpoint(string master, TimeSpan timeout) =>
+    internal MySqlEndpoint Endpoint(string master, TimeSpan timeout) =>
         new("test-" + Name, Name + "-" + master, "127.0.0.1", Port(master), ProbeUser, ProbePassword, Socket: null, timeout);
 
     /// <summary>The app user's endpoint of <paramref name="master"/> (all privileges; for load connections), over TCP.</summary>
-    public MySqlEndpoint AppEndpoint(string master, TimeSpan timeout) => Endpoint(master, timeout) with { User = AppUser, Password = AppPassword };
+    internal MySqlEndpoint AppEndpoint(string master, TimeSpan timeout) => Endpoint(master, timeout) with { User = AppUser, Password = AppPassword };
+
+    /// <summary>Opens a connection of the app user to <paramref name="master"/> (unpooled: disposing it closes it on the server too).</summary>
+    public MySqlConnection OpenAppConnection(string master)
+    {
+        var connection = new MySqlConnection(MySqlStatusClient.ConnectionString(AppEndpoint(master, TimeSpan.FromSeconds(5)), timeoutSeconds: 5));
+        try
+        {
+            connection.Open();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
 
     private static string Check(string master) =>
         master is "a" or "b" ? master : throw new ArgumentOutOfRangeException(nameof(master), master, "a master is \"a\" or \"b\"");
@@ -117,9 +134,9 @@ public static class SharedMariaDbPair
 
     public static LocalMariaDbPair Instance => Pair.Value;
 
-    public static MySqlEndpoint AppConnectionInfo => Instance.AppConnectionInfo;
+    internal static MySqlEndpoint AppConnectionInfo => Instance.AppConnectionInfo;
 
-    public static MySqlEndpoint Endpoint(string master, TimeSpan timeout) => Instance.Endpoint(master, timeout);
+    internal static MySqlEndpoint Endpoint(string master, TimeSpan timeout) => Instance.Endpoint(master, timeout);
 
     public static string Sql(string master, string statement) => Instance.Sql(master, statement);
 

@@ -4,7 +4,7 @@ namespace OfflineTasks.Gate.MySql;
 /// Reads one MySQL or MariaDB server's status over a connection it keeps open between reads (and opens again
 /// after an error). One client per probed master; the prober never uses one client from two threads at once.
 /// </summary>
-public interface IMySqlStatusClient : IAsyncDisposable
+internal interface IMySqlStatusClient : IAsyncDisposable
 {
     /// <summary>
     /// Reads the server's load, settings and replication status. Counts exclude the client's own connection and
@@ -15,8 +15,11 @@ public interface IMySqlStatusClient : IAsyncDisposable
     Task<MySqlServerStatus> ReadStatusAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>Creates the <see cref="IMySqlStatusClient"/> for each probed master.</summary>
-public interface IMySqlStatusClientFactory
+/// <summary>
+/// Creates the <see cref="IMySqlStatusClient"/> for each probed master. <c>AddOfflineTasksGate</c> registers
+/// <see cref="MySqlStatusClientFactory"/> unless one is registered first (tests do, to fake servers).
+/// </summary>
+internal interface IMySqlStatusClientFactory
 {
     /// <summary>Creates a client for <paramref name="endpoint"/>. Must not connect yet.</summary>
     IMySqlStatusClient Create(MySqlEndpoint endpoint);

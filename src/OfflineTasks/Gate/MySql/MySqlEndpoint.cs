@@ -11,8 +11,8 @@ namespace OfflineTasks.Gate.MySql;
 /// <param name="User">User name of the probe (needs only PROCESS and REPLICATION CLIENT / SLAVE MONITOR privileges).</param>
 /// <param name="Password">Password, or null for none.</param>
 /// <param name="Socket">Unix socket path, or null for TCP.</param>
-/// <param name="Timeout">Connect and read timeout of one status read.</param>
-public sealed record MySqlEndpoint(string Shard, string Name, string Host, int Port, string User, string? Password, string? Socket, TimeSpan Timeout)
+/// <param name="Timeout">Bound of each step of a status read: connecting, and each statement with its rows.</param>
+internal sealed record MySqlEndpoint(string Shard, string Name, string Host, int Port, string User, string? Password, string? Socket, TimeSpan Timeout)
 {
     /// <summary>Where the master is, without credentials: <c>name (host:port)</c> or <c>name (socket path)</c>.</summary>
     public override string ToString() => Socket is null ? $"{Name} ({Host}:{Port})" : $"{Name} ({Socket})";

@@ -1,42 +1,95 @@
+using System.Net.Sockets;
+using MySqlConnector;
+
 namespace OfflineTasks.Gate.MySql;
 
-/// <summary>Sorts MySQL/MariaDB error numbers (server 1xxx/3xxx/4xxx, client library 2xxx/5xxx) into <see cref="MySqlStatusFailure"/>.</summary>
+/// <summary>
+/// Sorts what MySqlConnector throws into <see cref="MySqlStatusFailure"/>, and finds the MySQL/MariaDB error number
+/// to report. The one place that knows error numbers.
+/// </summary>
 internal static class MySqlErrorClassifier
 {
-    // Cannot get to the server or lost it: socket/host/connect errors, server gone or lost, handshake failed,
-    // network read/write errors (Connector/C), server shutting down, connection killed or closed for inactivity.
-    // 1042 is also what MySqlConnector reports when it cannot connect.
-    private static readonly HashSet<int> NetworkErrors =
-        [2001, 2002, 2003, 2004, 2005, 2006, 2012, 2013, 2055, 5013, 5014, 1042, 1053, 1927, 4031];
+    // Server error numbers MySqlConnector's MySqlErrorCode has no name for.
+    private const MySqlErrorCode AccessDeniedNoPassword = (MySqlErrorCode)1698; // ER_ACCESS_DENIED_NO_PASSWORD_ERROR (unix_socket and similar plugins)
+    private const MySqlErrorCode MustChangePassword = (MySqlErrorCode)1820; // ER_MUST_CHANGE_PASSWORD
+    private const MySqlErrorCode MustChangePasswordLogin = (MySqlErrorCode)1862; // ER_MUST_CHANGE_PASSWORD_LOGIN
+    private const MySqlErrorCode AccountLocked = (MySqlErrorCode)3118; // ER_ACCOUNT_HAS_BEEN_LOCKED (MySQL)
+    private const MySqlErrorCode MariaDbAccountLocked = (MySqlErrorCode)4151; // ER_ACCOUNT_HAS_BEEN_LOCKED (MariaDB)
+    private const MySqlErrorCode ConnectionKilled = (MySqlErrorCode)1927; // ER_CONNECTION_KILLED (MariaDB)
+    private const MySqlErrorCode StatementTimeout = (MySqlErrorCode)1969; // ER_STATEMENT_TIMEOUT (MariaDB max_statement_time)
 
-    // Bad login, host not allowed, missing privilege (database, table, PROCESS / SLAVE MONITOR), password
+    // Cannot get to the server or lost it. MySqlConnector reports every failure to connect (refused, unknown host,
+    // connect timeout, TLS or authentication-method trouble) as UnableToConnectToHost; the server itself reports a
+    // bad handshake, shutting down, network errors on its side, a killed connection and one closed for inactivity.
+    private static readonly HashSet<MySqlErrorCode> NetworkErrors =
+    [
+        MySqlErrorCode.UnableToConnectToHost, MySqlErrorCode.HandshakeError, MySqlErrorCode.ServerShutdown,
+        MySqlErrorCode.NetReadError, MySqlErrorCode.NetReadInterrupted, MySqlErrorCode.NetErrorOnWrite, MySqlErrorCode.NetWriteInterrupted,
+        MySqlErrorCode.ClientInteractionTimeout, ConnectionKilled,
+    ];
+
+    // Bad login, host not allowed or blocked, missing privilege (database, table, PROCESS / SLAVE MONITOR), password
     // expired or must be reset, account locked.
-    private static readonly HashSet<int> AccessErrors = [1044, 1045, 1130, 1142, 1143, 1227, 1698, 1820, 1862, 3118, 4151];
+    private static readonly HashSet<MySqlErrorCode> AccessErrors =
+    [
+        MySqlErrorCode.DatabaseAccessDenied, MySqlErrorCode.AccessDenied, MySqlErrorCode.HostNotPrivileged, MySqlErrorCode.HostIsBlocked,
+        MySqlErrorCode.TableAccessDenied, MySqlErrorCode.ColumnAccessDenied, MySqlErrorCode.SpecifiedAccessDeniedError,
+        AccessDeniedNoPassword, MustChangePassword, MustChangePasswordLogin, AccountLocked, MariaDbAccountLocked,
+    ];
 
     // A server-side statement timeout: max_statement_time (MariaDB), max_execution_time (MySQL).
-    private static readonly HashSet<int> TimeoutErrors = [1969, 3024];
+    private static readonly HashSet<MySqlErrorCode> TimeoutErrors = [StatementTimeout, MySqlErrorCode.QueryTimeout];
 
     /// <summary>
-    /// The failure kind of error <paramref name="number"/> (null when unknown). A network error counts as a
-    /// <see cref="MySqlStatusFailure.Timeout"/> when the call had blocked for its whole timeout first.
+    /// The failure kind of <paramref name="exception"/> (from MySqlConnector, or anything else a read threw) and the
+    /// server error number to report: that of the outermost <see cref="MySqlException"/> with a positive one, else
+    /// none. MySqlConnector's own timeout (<see cref="MySqlErrorCode.CommandTimeoutExpired"/>, also inside a failed
+    /// connect) is a <see cref="MySqlStatusFailure.Timeout"/>, and so is a lost connection when the call had blocked
+    /// for about its whole timeout first (<paramref name="timedOut"/>). The server's "Too many connections"
+    /// (<see cref="MySqlErrorCode.ConnectionCountError"/>) stays <see cref="MySqlStatusFailure.Other"/> with its
+    /// number, which the policy reads as load.
     /// </summary>
-    public static MySqlStatusFailure Classify(int? number, bool timedOut)
+    public static (MySqlStatusFailure Failure, int? ErrorCode) Classify(Exception exception, bool timedOut)
     {
-        if (number is not { } n)
+        ArgumentNullException.ThrowIfNull(exception);
+        MySqlErrorCode? code = null;
+        var driverTimeout = false;
+        var connectionLost = false;
+        for (var e = exception; e is not null; e = e.InnerException)
         {
-            return timedOut ? MySqlStatusFailure.Timeout : MySqlStatusFailure.Other;
+            switch (e)
+            {
+                case MySqlException { ErrorCode: MySqlErrorCode.CommandTimeoutExpired }:
+                    driverTimeout = true;
+                    break;
+                case MySqlException { Number: > 0 } server:
+                    code ??= server.ErrorCode;
+                    break;
+
+                // A socket error, end of stream (e.g. the server closed the connection) or a socket MySqlConnector
+                // closed after its timeout; "Failed to read the result set." wraps them without a number.
+                case SocketException or IOException or ObjectDisposedException:
+                    connectionLost = true;
+                    break;
+            }
         }
 
-        if (NetworkErrors.Contains(n))
+        var errorCode = code is { } c ? (int)c : (int?)null;
+        if (driverTimeout || (code is { } t && TimeoutErrors.Contains(t)))
         {
-            return timedOut ? MySqlStatusFailure.Timeout : MySqlStatusFailure.Unreachable;
+            return (MySqlStatusFailure.Timeout, errorCode);
         }
 
-        if (AccessErrors.Contains(n))
+        if (code is { } n ? NetworkErrors.Contains(n) : connectionLost)
         {
-            return MySqlStatusFailure.AccessDenied;
+            return (timedOut ? MySqlStatusFailure.Timeout : MySqlStatusFailure.Unreachable, errorCode);
         }
 
-        return TimeoutErrors.Contains(n) ? MySqlStatusFailure.Timeout : MySqlStatusFailure.Other;
+        if (code is { } a && AccessErrors.Contains(a))
+        {
+            return (MySqlStatusFailure.AccessDenied, errorCode);
+        }
+
+        return (code is null && timedOut ? MySqlStatusFailure.Timeout : MySqlStatusFailure.Other, errorCode);
     }
 }

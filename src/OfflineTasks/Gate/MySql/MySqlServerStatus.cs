@@ -6,7 +6,7 @@ namespace OfflineTasks.Gate.MySql;
 /// <param name="MaxConnections"><c>@@GLOBAL.max_connections</c>, read live (it can change at run time).</param>
 /// <param name="ReadOnly"><c>@@GLOBAL.read_only</c>.</param>
 /// <param name="Replication">One entry per replication channel (<c>SHOW SLAVE STATUS</c> / <c>SHOW REPLICA STATUS</c> rows); empty when the server replicates from nobody.</param>
-public sealed record MySqlServerStatus(
+internal sealed record MySqlServerStatus(
     long ThreadsConnected,
     long ThreadsRunning,
     long MaxConnections,
@@ -20,7 +20,7 @@ public sealed record MySqlServerStatus(
 /// <param name="SqlRunning"><c>Slave_SQL_Running</c> / <c>Replica_SQL_Running</c> is <c>Yes</c>.</param>
 /// <param name="LagSeconds"><c>Seconds_Behind_Master</c> / <c>Seconds_Behind_Source</c>; null when the server reports NULL (a thread stopped).</param>
 /// <param name="LastError">The last IO or SQL error text, or null.</param>
-public sealed record ReplicationChannelStatus(
+internal sealed record ReplicationChannelStatus(
     string? SourceHost,
     int? SourcePort,
     bool IoRunning,

@@ -1,7 +1,7 @@
 namespace OfflineTasks.Gate.MySql;
 
 /// <summary>What went wrong reading a server's status.</summary>
-public enum MySqlStatusFailure
+internal enum MySqlStatusFailure
 {
     /// <summary>The server could not be reached (refused, reset, host unknown).</summary>
     Unreachable,
@@ -20,7 +20,7 @@ public enum MySqlStatusFailure
 }
 
 /// <summary>A status read failed. Carries the endpoint (never its password) and the server's error code.</summary>
-public sealed class MySqlStatusException : Exception
+internal sealed class MySqlStatusException : Exception
 {
     /// <summary>Creates the exception.</summary>
     public MySqlStatusException(string endpoint, MySqlStatusFailure failure, int? errorCode, string message, Exception? inner = null)

@@ -12,10 +12,8 @@ internal static class MySqlStatusQueries
     /// worked. MariaDB 10.0+ lists every named connection of multi-source replication with <c>SHOW ALL SLAVES
     /// STATUS</c> (its <c>SHOW REPLICA STATUS</c> shows only the default one); MySQL 8.0.22+ knows <c>SHOW REPLICA
     /// STATUS</c> (<c>Replica_*</c>/<c>Source_*</c> columns, every channel; 8.4 dropped <c>SHOW SLAVE STATUS</c>);
-    /// older MySQL only <c>SHOW SLAVE STATUS</c>.
+    /// older MySQL only <c>SHOW SLAVE STATUS</c>. A server that does not know a form answers ER_PARSE_ERROR
+    /// (<c>MySqlErrorCode.ParseError</c>).
     /// </summary>
     public static IReadOnlyList<string> ReplicationStatus { get; } = ["SHOW ALL SLAVES STATUS", "SHOW REPLICA STATUS", "SHOW SLAVE STATUS"];
-
-    /// <summary>ER_PARSE_ERROR: the server does not know the statement; try the next form.</summary>
-    public const int SyntaxErrorNumber = 1064;
 }
