@@ -30,7 +30,7 @@ if (command == "demo")
     builder.Configuration.AddInMemoryCollection(Demo.Settings);
 }
 
-builder.Services.AddOptions<HostSettings>().Bind(builder.Configuration.GetSection("OfflineTasks:Host")).ValidateOnStart();
+builder.Services.AddOptions<HostSettings>().Bind(builder.Configuration.GetSection("OfflineTasks:Host"));
 builder.Services.AddOptions<ServerSettings>().Bind(builder.Configuration.GetSection("OfflineTasks:Server"));
 builder.Services.AddOptions<HangfireStorageSettings>().Bind(builder.Configuration.GetSection("OfflineTasks:Hangfire"));
 builder.Services.AddSingleton<IValidateOptions<HostSettings>, HostSettingsValidator>();
@@ -87,7 +87,16 @@ builder.WebHost.UseUrls(url);
 try
 {
     await using var app = builder.Build();
+
+    // Validated once, here, before anything starts: a bad value stops the host with its key and value rather than a
+    // start-up failure's stack trace. (Not with ValidateOnStart, whose options monitor would validate again on every
+    // reload of appsettings.json and throw on the file watcher's thread; reloads of the gate's and the alerts' settings
+    // are validated and, if invalid, rejected and logged by OfflineTasks.) Building the hosted services builds and
+    // validates OfflineTasks' settings.
     var host = app.Services.GetRequiredService<IOptions<HostSettings>>();
+    _ = host.Value;
+    _ = app.Services.GetRequiredService<IOptions<OfflineTasksOptions>>().Value;
+    _ = app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().ToList();
     // Hangfire's default: the dashboard answers local requests only. To open it to others, map it in your own app
     // with an authorization policy instead: app.MapHangfireDashboardWithAuthorizationPolicy("ops", "/hangfire").
     app.MapHangfireDashboard(builder.Configuration["OfflineTasks:Host:DashboardPath"] ?? new HostSettings().DashboardPath);

@@ -30,7 +30,9 @@ builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
 builder.Services.AddSingleton(settings);
 builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(settings.ConnectionString));
 builder.Services.AddTransient<RecordingJob>();
-var options = new PostgreSqlStorageOptions { SchemaName = hangfireSchema }.ForOfflineJobs(invisibility, TimeSpan.FromMilliseconds(100));
+// Locks left by a killed test process expire after 10 s (Hangfire.PostgreSql's default is 10 min), as in the test's own storage.
+var options = new PostgreSqlStorageOptions { SchemaName = hangfireSchema, DistributedLockTimeout = TimeSpan.FromSeconds(10) }
+    .ForOfflineJobs(invisibility, TimeSpan.FromMilliseconds(100));
 builder.Services.AddSingleton<JobStorage>(new PostgreSqlStorage(new Hangfire.PostgreSql.Factories.NpgsqlConnectionFactory(settings.ConnectionString, options), options));
 builder.Services.AddHangfire(c => c.UseOfflineTasks());
 builder.Services.AddHangfireServer(o =>

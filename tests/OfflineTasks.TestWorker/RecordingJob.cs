@@ -10,7 +10,9 @@ namespace OfflineTasks.TestWorker;
 /// </summary>
 public sealed class RecordingJob(NpgsqlDataSource dataSource, WorkerSettings settings)
 {
-    public const string CreateTable = "CREATE TABLE IF NOT EXISTS {0}.test_run (job_id text NOT NULL, pid int NOT NULL, started_at timestamptz NOT NULL, finished_at timestamptz NOT NULL)";
+    /// <summary>The statement that creates the table of runs in <paramref name="schema"/>.</summary>
+    public static string CreateTable(string schema) =>
+        $"CREATE TABLE IF NOT EXISTS {schema}.test_run (job_id text NOT NULL, pid int NOT NULL, started_at timestamptz NOT NULL, finished_at timestamptz NOT NULL)";
 
     /// <summary>Runs for <paramref name="sleepMs"/>, then records the run. Hangfire passes <paramref name="context"/> (enqueue it as null).</summary>
     public async Task RunAsync(int n, int sleepMs, PerformContext context)

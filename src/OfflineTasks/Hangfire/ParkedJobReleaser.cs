@@ -28,6 +28,9 @@ internal sealed class ParkedJobReleaser : LeaderService
     private static readonly TimeSpan MaxRound = TimeSpan.FromSeconds(1);
 
     private const int MaxBatch = 500;
+
+    /// <summary>How long one release may wait (for its job's lock) before it stops holding up the others.</summary>
+    private static readonly TimeSpan StuckAfter = TimeSpan.FromSeconds(5);
     private const int DeadlineScanBatch = 100;
 
     private readonly JobStorage _storage;
@@ -37,6 +40,7 @@ internal sealed class ParkedJobReleaser : LeaderService
     private readonly OfflineTasksMetrics _metrics;
     private readonly Dictionary<string, Reopening> _reopenings = new(StringComparer.Ordinal);
     private readonly HashSet<string> _seenClosed = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
     private readonly HashSet<string> _reported = new(StringComparer.Ordinal);
     private GateSettings _round;
     private bool _moreWork;
@@ -149,16 +153,15 @@ internal sealed class ParkedJobReleaser : LeaderService
                     break;
                 }
 
-                var members = Oldest(key, budget);
+                // Jobs still being released (their state change waits for a lock) are not taken again.
+                var members = Oldest(key, budget + _inFlight.Count).Where(m => !_inFlight.ContainsKey(m)).Take(budget).ToList();
                 if (members.Count == 0)
                 {
+                    more |= !_inFlight.IsEmpty;
                     break;
                 }
 
-                var (released, stopped) = await ReleaseBatchAsync(shard, key, members, reopening.Reason, stopping).ConfigureAwait(false);
-                reopening.Released += released;
-                _metrics.JobsReleased(shard, released);
-                if (stopped)
+                if (await ReleaseBatchAsync(shard, key, members, reopening, stopping).ConfigureAwait(false))
                 {
                     return false; // the shard closed again: nothing more until it reopens
                 }
@@ -183,52 +186,93 @@ internal sealed class ParkedJobReleaser : LeaderService
         return members;
     }
 
-    /// <summary>Moves <paramref name="members"/> back to their queues, <see cref="RampSettings.Parallelism"/> at a time; stops when the shard closes.</summary>
-    private async Task<(int Released, bool Stopped)> ReleaseBatchAsync(string shard, string key, List<string> members, string reason, CancellationToken stopping)
+    /// <summary>
+    /// Moves <paramref name="members"/> back to their queues, <see cref="RampSettings.Parallelism"/> at a time; returns
+    /// true when the shard closed meanwhile. Each release is a blocking Hangfire state change on a thread and a
+    /// connection of its own. One that waits for its job's lock (left behind by a releaser killed mid-change, until
+    /// Hangfire.PostgreSql's <c>DistributedLockTimeout</c> expires it) gives its place up after
+    /// <see cref="StuckAfter"/> and finishes in the background, so it neither stalls the release nor a shutdown.
+    /// </summary>
+    private async Task<bool> ReleaseBatchAsync(string shard, string key, List<string> members, Reopening reopening, CancellationToken stopping)
     {
         var light = key == ParkedState.SetKey(shard, true);
-        var work = new ConcurrentQueue<string>(members);
-        var released = 0;
         var stopped = 0;
-        var workers = Math.Min(_round.Ramp.Parallelism, members.Count);
-        var tasks = new Task[workers];
-        for (var i = 0; i < workers; i++)
+        var places = new List<Task>(members.Count);
+        var permits = new SemaphoreSlim(_round.Ramp.Parallelism);
+        try
         {
-            // Hangfire's storage API blocks: each worker holds a thread and a connection of its own for the batch.
-            tasks[i] = Task.Factory.StartNew(() =>
+            foreach (var member in members)
             {
-                using var connection = _storage.GetConnection();
-                while (!stopping.IsCancellationRequested && Volatile.Read(ref stopped) == 0 && work.TryDequeue(out var member))
+                await permits.WaitAsync(stopping).ConfigureAwait(false);
+                if (Volatile.Read(ref stopped) == 1 || !_gate.Check(shard, light).IsOpen)
                 {
-                    if (!_gate.Check(shard, light).IsOpen)
-                    {
-                        Volatile.Write(ref stopped, 1);
-                        return;
-                    }
+                    Volatile.Write(ref stopped, 1);
+                    permits.Release();
+                    break;
+                }
 
-                    var (jobId, queue) = ParkedState.ParseSetValue(member);
-                    var applied = _stateChanger.ChangeState(new StateChangeContext(_storage, connection, jobId,
-                        new EnqueuedState(queue) { Reason = reason }, ParkedState.StateName));
-                    switch (applied)
+                var release = Task.Factory.StartNew(() =>
+                {
+                    switch (ReleaseOne(key, member, reopening.Reason))
                     {
                         case EnqueuedState:
-                            Interlocked.Increment(ref released);
+                            reopening.Count(1);
+                            _metrics.JobsReleased(shard, 1);
                             break;
                         case ParkedState:
                             Volatile.Write(ref stopped, 1); // parked again: the shard closed as it was released
                             break;
-                        case null:
-                            RemoveStale(connection, key, member, jobId);
-                            break;
-                        default:
-                            break; // e.g. Failed because its type is gone: Hangfire's own outcome, and out of the set
                     }
-                }
-            }, stopping, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                _inFlight[member] = release;
+                _ = release.ContinueWith(_ => _inFlight.TryRemove(member, out var _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                places.Add(GiveUpPlaceAsync(release, permits));
+            }
+        }
+        finally
+        {
+            // Every place is given up within StuckAfter, so this ends soon even when the round is being cancelled.
+            await Task.WhenAll(places).ConfigureAwait(false);
+            permits.Dispose();
         }
 
-        await Task.WhenAll(tasks).ConfigureAwait(false);
-        return (released, stopped == 1);
+        return stopped == 1;
+    }
+
+    /// <summary>Frees the release's place when it ends, or once it has waited <see cref="StuckAfter"/>.</summary>
+    private async Task GiveUpPlaceAsync(Task release, SemaphoreSlim permits)
+    {
+        try
+        {
+            await release.WaitAsync(StuckAfter, Time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Logger.LogWarning("A release waits for its job's state lock (a releaser killed mid-change leaves it until DistributedLockTimeout); carrying on with the others");
+        }
+        catch (Exception e)
+        {
+            Logger.LogWarning("Releasing a parked job failed; it stays parked and the next round tries again: {Error}", e.Message);
+        }
+        finally
+        {
+            permits.Release();
+        }
+    }
+
+    /// <summary>One release: the state change from Parked to Enqueued, under the job's lock. Returns the state applied, if any.</summary>
+    private IState? ReleaseOne(string key, string member, string reason)
+    {
+        var (jobId, queue) = ParkedState.ParseSetValue(member);
+        using var connection = _storage.GetConnection();
+        var applied = _stateChanger.ChangeState(new StateChangeContext(_storage, connection, jobId, new EnqueuedState(queue) { Reason = reason }, ParkedState.StateName));
+        if (applied is null)
+        {
+            RemoveStale(connection, key, member, jobId);
+        }
+
+        // Anything else (e.g. Failed because the job's type is gone) is Hangfire's own outcome, and out of the set.
+        return applied;
     }
 
     /// <summary>A member whose job is not Parked (deleted meanwhile, or a set left inconsistent by hand) leaves the set.</summary>
@@ -297,10 +341,15 @@ internal sealed class ParkedJobReleaser : LeaderService
     /// <summary>A shard's current opening, as this leader releases it.</summary>
     private sealed class Reopening(DateTimeOffset since, double released, string reason)
     {
+        private long _count;
+
         public DateTimeOffset Since { get; } = since;
 
-        public double Released { get; set; } = released;
+        /// <summary>Jobs released since the shard opened (or counted as released when this leader took over).</summary>
+        public double Released => released + Interlocked.Read(ref _count);
 
         public string Reason { get; } = reason;
+
+        public void Count(int jobs) => Interlocked.Add(ref _count, jobs);
     }
 }

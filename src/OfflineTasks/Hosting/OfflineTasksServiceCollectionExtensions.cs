@@ -43,9 +43,11 @@ public static class OfflineTasksServiceCollectionExtensions
             root.Configure(configure);
         }
 
-        root.ValidateOnStart();
+        // Validated when first read, by the start-up (the first hosted service), not with ValidateOnStart: that keeps an
+        // IOptionsMonitor which re-validates on every reload of the configuration and throws on the file watcher's
+        // thread when the new file is invalid. Reloads are the settings monitors' business: they log and reject.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OfflineTasksOptions>, OfflineTasksOptionsValidator>());
-        services.AddOptions<GateOptions>().Bind(configuration.GetSection(GateOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<GateOptions>().Bind(configuration.GetSection(GateOptions.SectionName));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GateOptions>, GateOptionsValidator>());
         services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.SectionName));
 

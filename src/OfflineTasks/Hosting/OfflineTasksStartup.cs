@@ -23,6 +23,9 @@ internal sealed class OfflineTasksStartup(IServiceProvider services, IOptions<Of
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Constructing this service already resolved (and validated) the gate's and the telemetry's settings.
+        _ = options.Value;
+
         // Resolving Hangfire's storage runs the AddHangfire configuration callback, and with it UseOfflineTasks().
         _storage = services.GetService<JobStorage>()
             ?? throw new InvalidOperationException("OfflineTasks needs Hangfire: call services.AddHangfire(c => c.UsePostgreSqlStorage(...).UseOfflineTasks()) before the host starts.");

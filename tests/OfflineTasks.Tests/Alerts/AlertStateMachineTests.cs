@@ -39,7 +39,7 @@ public sealed class AlertStateMachineTests
         Feed(100, 600);
         var fired = Assert.Single(_changes);
         Assert.True(fired.Fired);
-        Assert.Equal("ALERT backlog FIRING: queue default depth (available jobs) is 100, at or above the high-water mark 100 for 120 s", fired.Text);
+        Assert.Equal("ALERT backlog FIRING: queue default depth (enqueued jobs) is 100, at or above the high-water mark 100 for 120 s", fired.Text);
     }
 
     [Fact]
@@ -75,7 +75,7 @@ public sealed class AlertStateMachineTests
         Feed(19, 130);
         Assert.Equal(2, _changes.Count);
         Assert.False(_changes[1].Fired);
-        Assert.StartsWith("ALERT backlog RESOLVED: queue default depth (available jobs) is 19, below the low-water mark 20 for 120 s", _changes[1].Text, StringComparison.Ordinal);
+        Assert.StartsWith("ALERT backlog RESOLVED: queue default depth (enqueued jobs) is 19, below the low-water mark 20 for 120 s", _changes[1].Text, StringComparison.Ordinal);
 
         // Quiet again: back between the marks does not fire.
         Feed(80, 600);

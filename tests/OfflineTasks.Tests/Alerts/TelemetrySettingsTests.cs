@@ -23,7 +23,7 @@ public sealed class TelemetrySettingsTests
         var configuration = new ConfigurationBuilder().Add(source).Build();
         var options = new TelemetryOptions();
         configuration.GetSection(TelemetryOptions.SectionName).Bind(options);
-        using var monitor = new TelemetrySettingsMonitor(Options.Create(options), configuration, null, () => ["default"], () => ["users-1"],
+        using var monitor = new TelemetrySettingsMonitor(Options.Create(options), configuration, null, () => ["users-1"],
             NullLogger<TelemetrySettingsMonitor>.Instance);
         Assert.Equal(100, Assert.Single(monitor.Current.Rules).High);
 
@@ -34,7 +34,7 @@ public sealed class TelemetrySettingsTests
         configuration["OfflineTasks:Telemetry:Alerts:Rules:0:Queue"] = "nope";
         configuration["OfflineTasks:Telemetry:Alerts:Rules:0:Low"] = "600";
         var errors = monitor.Reload();
-        Assert.Contains("OfflineTasks:Telemetry:Alerts:Rules:0:Queue = nope is invalid: the worker server takes no jobs from that queue (its queues: default).", errors);
+        Assert.Contains("OfflineTasks:Telemetry:Alerts:Rules:0:Queue = nope is invalid: it is not one of the sampled queues in OfflineTasks:Telemetry:Queues (default).", errors);
         Assert.Contains("OfflineTasks:Telemetry:Alerts:Rules:0 = High 500, Low 600 is invalid: the low-water mark must be below the high-water mark.", errors);
         Assert.Equal(500, Assert.Single(monitor.Current.Rules).High);
     }
@@ -47,7 +47,7 @@ public sealed class TelemetrySettingsTests
         options.Alerts.Rules.Add(new AlertRuleOptions { Name = "a", Kind = AlertKind.ShardParked, Shard = "users-7", High = 10, Low = 1 });
         options.Alerts.Webhook.Url = "hooks.slack.com/services/T000/B000/SECRET";
 
-        var (settings, errors) = TelemetrySettings.Resolve(options, ["default"], ["users-1"]);
+        var (settings, errors) = TelemetrySettings.Resolve(options, ["users-1"]);
 
         Assert.Null(settings);
         Assert.Contains("OfflineTasks:Telemetry:Alerts:Rules:1:Name = a is invalid: another rule has the same name.", errors);

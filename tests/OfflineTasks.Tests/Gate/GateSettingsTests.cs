@@ -67,6 +67,37 @@ public sealed class GateSettingsTests
     }
 
     [Fact]
+    public void Rejects_a_ramp_or_parking_deadline_out_of_range_naming_the_key_and_value()
+    {
+        var options = Valid();
+        options.Ramp.InitialRate = 0;
+        options.Ramp.Parallelism = 65;
+        options.Parking.Deadline = TimeSpan.Zero;
+
+        var (settings, errors) = Resolve(options);
+
+        Assert.Null(settings);
+        Assert.Contains("OfflineTasks:Gate:Ramp:InitialRate = 0 is invalid: it must be between 0.1 and 100000 (jobs per second).", errors);
+        Assert.Contains("OfflineTasks:Gate:Ramp:Parallelism = 65 is invalid: it must be between 1 and 64.", errors);
+        Assert.Contains("OfflineTasks:Gate:Parking:Deadline = 00:00:00 is invalid: it must be a positive duration (e.g. \"00:00:01\").", errors);
+    }
+
+    [Fact]
+    public void The_ramp_allows_its_initial_rate_doubling_every_interval_and_nothing_holds_back_after_its_duration()
+    {
+        var ramp = new RampSettings(10, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10), 8);
+
+        Assert.Equal(0, ramp.AllowedBy(TimeSpan.Zero));
+        Assert.Equal(10 * 2 / Math.Log(2) * (Math.Sqrt(2) - 1), ramp.AllowedBy(TimeSpan.FromSeconds(1))!.Value, 6);
+        // The rate doubles: the jobs allowed in the third second are twice those of the first.
+        var first = ramp.AllowedBy(TimeSpan.FromSeconds(1))!.Value;
+        var third = ramp.AllowedBy(TimeSpan.FromSeconds(3))!.Value - ramp.AllowedBy(TimeSpan.FromSeconds(2))!.Value;
+        Assert.Equal(2 * first, third, 6);
+        Assert.Null(ramp.AllowedBy(TimeSpan.FromSeconds(10)));
+        Assert.Null(new RampSettings(10, TimeSpan.FromSeconds(2), TimeSpan.Zero, 8).AllowedBy(TimeSpan.Zero));
+    }
+
+    [Fact]
     public void A_valid_reload_takes_effect_and_an_invalid_one_keeps_the_previous_settings()
     {
         var file = Path.Combine(Path.GetTempPath(), $"gate-{Guid.NewGuid():N}.json");

@@ -207,7 +207,12 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
         await _schema.WaitForStateAsync([id], ParkedState.StateName, Timeout);
         var parked = _schema.HistoryOf(id)[^1];
         Assert.StartsWith("stopped at a checkpoint: shard p closed for ", parked.Reason, StringComparison.Ordinal);
-        Assert.DoesNotContain(_schema.HistoryOf(id), h => h.StateName is "Failed" or "Scheduled");
+        // As with Hangfire's own retries, the failure the election turned into another state stays in the history, here
+        // followed by Parked: the job was never in the Failed state, and no retry was scheduled.
+        var history = _schema.HistoryOf(id);
+        Assert.Equal(["Failed", ParkedState.StateName], history.TakeLast(2).Select(h => h.StateName));
+        Assert.Equal(typeof(ShardClosedException).FullName, history[^2].Data["ExceptionType"]);
+        Assert.DoesNotContain(history, h => h.StateName == "Scheduled");
         Assert.Null(_schema.ParameterOf(id, "RetryCount"));
         var chunksBefore = TestJobs.RunsOf(_key).Count(r => r.What == "chunk");
         Assert.InRange(chunksBefore, 3, 39);
@@ -217,6 +222,7 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
         Assert.Equal(2, TestJobs.StartsOf(_key).Count);
         Assert.Single(TestJobs.RunsOf(_key), r => r.What == "end");
         Assert.Null(_schema.ParameterOf(id, "RetryCount"));
+        Assert.Equal(0, _schema.Monitoring.FailedCount());
     }
 
     [Fact]
@@ -263,7 +269,7 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
         await WaitForGateAsync(host, open: true);
         await CloseAsync(host);
         var parked = Enqueue();
-        var queued = _schema.Client.Enqueue(() => TestJobs.SleepAsync(_key, 1), new ScheduledState(TimeSpan.FromSeconds(1)));
+        var queued = _schema.Client.Create(() => TestJobs.SleepAsync(_key, 1), new ScheduledState(TimeSpan.FromSeconds(1)));
         await _schema.ExecuteAsync("UPDATE {hf}.job SET invocationdata = replace(invocationdata::text, 'TestJobs', 'GoneJobs')::jsonb WHERE id IN (" + parked + ", " + queued + ")");
 
         await ReopenAsync(host);
@@ -294,5 +300,44 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
 
         await ReopenAsync(host);
         await _schema.WaitForStateAsync([id], SucceededState.StateName, Timeout);
+    }
+
+    [Fact]
+    public async Task A_releaser_killed_while_releasing_2000_parked_jobs_loses_none_and_every_job_runs_exactly_once()
+    {
+        await _schema.ExecuteAsync(OfflineTasks.TestWorker.RecordingJob.CreateTable(_schema.Name));
+        var environment = GateKeys.Shard(Shard, _pair).ToDictionary(k => k.Key.Replace(":", "__", StringComparison.Ordinal), k => k.Value!);
+        environment["OfflineTasks__Gate__ProbeInterval"] = "00:00:00.25";
+        environment["OfflineTasks__Gate__HoldTime"] = "00:00:01";
+        environment["OfflineTasks__Gate__LeaderLease"] = "00:00:02";
+        environment["OfflineTasks__Gate__Ramp__Duration"] = "00:00:00";
+
+        // The releaser runs jobs of no queue of this test, so killing it kills no running job: every run is counted once.
+        using var releaser = await WorkerProcess.StartAsync(_schema, 1, environment, queues: "nothing");
+        await Eventually.Until(() => _schema.ScalarAsync<string?>("SELECT (SELECT holder_name FROM {s}.leader WHERE role = 'releaser')"),
+            h => h?.EndsWith($":{releaser.Pid}", StringComparison.Ordinal) == true, Timeout, "the first process to hold the releaser role");
+        using var worker = await WorkerProcess.StartAsync(_schema, 8, environment);
+
+        // This process only enqueues: its gate parks the jobs as they are created.
+        await using var client = new TestHost(_schema, 1, GateKeys.Shard(Shard, _pair), queues: ["nothing"]);
+        await client.StartAsync();
+        await WaitForGateAsync(client, open: true);
+        await CloseAsync(client);
+        var ids = Enumerable.Range(0, 2000).Select(i => _schema.Client.Enqueue<OfflineTasks.TestWorker.RecordingJob>(j => j.OnShardAsync(Shard, i, 1, null!))).ToList();
+        var key = ParkedState.SetKey(Shard, light: false);
+        Assert.Equal(2000, _schema.SetMembers(key).Count);
+
+        _pair.Sql("a", "START SLAVE");
+        await Eventually.Until(() => Task.FromResult(_schema.SetMembers(key).Count), n => n <= 1700, Timeout, "the release to be under way");
+        releaser.KillHard();
+        var left = _schema.SetMembers(key).Count;
+        Assert.True(left > 0, "the release was over before the releaser was killed");
+
+        await _schema.WaitForStateAsync(ids, SucceededState.StateName, TimeSpan.FromSeconds(120));
+        Assert.Empty(_schema.SetMembers(key));
+        await using var command = _schema.DataSource.CreateCommand($"SELECT count(*), count(DISTINCT job_id) FROM {_schema.Name}.test_run");
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        Assert.Equal((2000L, 2000L), (reader.GetInt64(0), reader.GetInt64(1)));
     }
 }

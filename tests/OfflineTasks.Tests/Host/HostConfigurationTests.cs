@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using OfflineTasks.Storage;
 using OfflineTasks.Tests.Infrastructure;
 
 namespace OfflineTasks.Tests.Host;
@@ -39,11 +38,13 @@ public class HostConfigurationTests
     [Fact]
     public void An_invalid_value_stops_the_host_with_a_message_naming_the_key_and_the_value()
     {
-        var (exitCode, error) = RunHost(("OfflineTasks__Server__WorkerCount", "0"), ("OfflineTasks__Server__LeaseDuration", "00:00:01"));
+        var (exitCode, error) = RunHost(("OfflineTasks__Server__WorkerCount", "0"), ("OfflineTasks__Hangfire__InvisibilityTimeout", "00:00:01"),
+            ("OfflineTasks__Server__Queues__0", "Critical"));
 
         Assert.Equal(2, exitCode);
-        Assert.Contains("OfflineTasks:Server:WorkerCount = 0 is invalid", error);
-        Assert.Contains("OfflineTasks:Server:LeaseDuration = 00:00:01 is invalid", error);
+        Assert.Contains("OfflineTasks:Server:WorkerCount = 0 is invalid: it must be between 1 and 1000.", error);
+        Assert.Contains("OfflineTasks:Hangfire:InvisibilityTimeout = 00:00:01 is invalid", error);
+        Assert.Contains("OfflineTasks:Server:Queues:0 = 'Critical' is invalid: a Hangfire queue name has lower-case letters, digits, '_' and '-' only.", error);
     }
 
     [Fact]
@@ -66,24 +67,6 @@ public class HostConfigurationTests
     }
 
     [Fact]
-    public async Task Migrate_applies_the_schema_once_and_then_reports_it_up_to_date()
-    {
-        var schema = "t_host_" + Guid.NewGuid().ToString("N")[..8];
-        (string, string)[] environment = [("OfflineTasks__ConnectionString", SharedPostgres.Instance.ConnectionString), ("OfflineTasks__Schema", schema)];
-
-        var first = RunHostCommand("migrate", environment);
-        var second = RunHostCommand("migrate", environment);
-
-        Assert.Equal(0, first.ExitCode);
-        Assert.Contains($"schema '{schema}' is up to date ({Migrator.Known.Count} migration(s) applied)", first.Error);
-        Assert.Equal(0, second.ExitCode);
-        Assert.Contains($"schema '{schema}' is up to date (0 migration(s) applied)", second.Error);
-        await using var dataSource = Npgsql.NpgsqlDataSource.Create(SharedPostgres.Instance.ConnectionString);
-        await using var drop = dataSource.CreateCommand($"DROP SCHEMA {schema} CASCADE");
-        await drop.ExecuteNonQueryAsync();
-    }
-
-    [Fact]
     public async Task Demo_runs_every_example_job_and_shows_a_shard_closing_and_reopening_on_its_own_mariadb_pair()
     {
         var schema = "t_demo_" + Guid.NewGuid().ToString("N")[..8];
@@ -94,6 +77,7 @@ public class HostConfigurationTests
             const string shard = "OfflineTasks__Gate__Shards__users-1__Masters__";
             var (exitCode, output) = RunHostCommand("demo",
                 ("OfflineTasks__ConnectionString", SharedPostgres.Instance.ConnectionString), ("OfflineTasks__Schema", schema),
+                ("OfflineTasks__Hangfire__Schema", "hf" + schema),
                 (shard + "0__Port", pair.PortA.ToString(System.Globalization.CultureInfo.InvariantCulture)), (shard + "0__User", LocalMariaDbPair.ProbeUser),
                 (shard + "0__PasswordEnvironmentVariable", "DEMO_PROBE_PASSWORD"),
                 (shard + "1__Port", pair.PortB.ToString(System.Globalization.CultureInfo.InvariantCulture)), (shard + "1__User", LocalMariaDbPair.ProbeUser),
@@ -102,11 +86,14 @@ public class HostConfigurationTests
                 ("Demo__MariaDbScript", Path.Combine(Repository.Root, "scripts", "mariadb-local.sh")), ("Demo__MariaDbPair", pair.Directory));
 
             Assert.True(exitCode == 0, output);
-            Assert.Contains("queues [critical, default]", output);
             Assert.Contains("demo: shard users-1 closed: replication IO thread not running on users-1a", output);
-            Assert.Contains("2 s later 10 still wait, unclaimed, with no attempt used", output);
+            Assert.Contains("demo: the backfill stopped at its next checkpoint and is Parked: stopped at a checkpoint: shard users-1 closed for", output);
+            Assert.Contains("demo: enqueued 10 more jobs for shard users-1: all 10 are Parked as they were created", output);
+            Assert.Matches(@"Parked +shard users-1 closed for \d+\.\d s: replication IO thread not running on users-1a", output);
             Assert.Contains("demo: shard users-1 reopened: every signal below its low-water mark for", output);
+            Assert.Matches(@"Enqueued +shard users-1 reopened after \d+ s", output);
             Assert.Contains("demo: all jobs succeeded", output);
+            Assert.Matches(@"demo: the Hangfire dashboard is at http://127\.0\.0\.1:\d+/hangfire", output);
             Assert.DoesNotContain(LocalMariaDbPair.ProbePassword, output);
         }
         finally
@@ -115,7 +102,7 @@ public class HostConfigurationTests
         }
 
         await using var dataSource = Npgsql.NpgsqlDataSource.Create(SharedPostgres.Instance.ConnectionString);
-        await using var drop = dataSource.CreateCommand($"DROP SCHEMA {schema} CASCADE");
+        await using var drop = dataSource.CreateCommand($"DROP SCHEMA {schema} CASCADE; DROP SCHEMA hf{schema} CASCADE");
         await drop.ExecuteNonQueryAsync();
     }
 
@@ -141,13 +128,13 @@ public class HostConfigurationTests
             ("OfflineTasks__Telemetry__Alerts__Rules__2__Low", "1"));
 
         Assert.Equal(2, exitCode);
-        Assert.Contains("OfflineTasks:Telemetry:Alerts:Rules:0:Queue = defualt is invalid: the worker server takes no jobs from that queue (its queues: critical, default).", error);
+        Assert.Contains("OfflineTasks:Telemetry:Alerts:Rules:0:Queue = defualt is invalid: it is not one of the sampled queues in OfflineTasks:Telemetry:Queues (critical, default).", error);
         Assert.Contains("OfflineTasks:Telemetry:Alerts:Rules:1 = High 900, Low 900 is invalid: the low-water mark must be below the high-water mark.", error);
         Assert.Contains("OfflineTasks:Telemetry:Alerts:Rules:2:Shard = users-9 is invalid: no shard is configured in the load-feedback gate (OfflineTasks:Gate:Shards).", error);
     }
 
     [Fact]
-    public async Task A_metrics_address_already_in_use_stops_the_host_naming_the_setting()
+    public async Task An_address_already_in_use_stops_the_host_naming_the_setting()
     {
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         taken.Start();
@@ -155,12 +142,12 @@ public class HostConfigurationTests
         var schema = "t_host_" + Guid.NewGuid().ToString("N")[..8];
 
         var (exitCode, error) = RunHost(("OfflineTasks__ConnectionString", SharedPostgres.Instance.ConnectionString), ("OfflineTasks__Schema", schema),
-            ("OfflineTasks__Telemetry__Prometheus__Url", url));
+            ("OfflineTasks__Hangfire__Schema", "hf" + schema), ("OfflineTasks__Host__Url", url));
 
         Assert.Equal(2, exitCode);
-        Assert.Contains($"OfflineTasks:Telemetry:Prometheus:Url = {url} cannot be served: ", error);
+        Assert.Contains($"OfflineTasks:Host:Url = {url} cannot be served: ", error);
         await using var dataSource = Npgsql.NpgsqlDataSource.Create(SharedPostgres.Instance.ConnectionString);
-        await using var drop = dataSource.CreateCommand($"DROP SCHEMA IF EXISTS {schema} CASCADE");
+        await using var drop = dataSource.CreateCommand($"DROP SCHEMA IF EXISTS {schema} CASCADE; DROP SCHEMA IF EXISTS hf{schema} CASCADE");
         await drop.ExecuteNonQueryAsync();
     }
 

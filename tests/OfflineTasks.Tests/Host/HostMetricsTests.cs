@@ -1,60 +1,93 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
-using OfflineTasks.Client;
-using OfflineTasks.Jobs;
-using OfflineTasks.Storage;
+using Hangfire;
+using Hangfire.States;
 using OfflineTasks.Tests.Infrastructure;
 
 namespace OfflineTasks.Tests.Host;
 
-/// <summary>The host executable's <c>/metrics</c>, scraped over HTTP from a real worker process on a real PostgreSQL.</summary>
+/// <summary>The host executable's <c>/metrics</c> (the official OpenTelemetry Prometheus exporter) and dashboard, over HTTP from a real host process on a real PostgreSQL.</summary>
 public sealed partial class HostMetricsTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
+    private static (string, string)[] Environment(TestSchema schema, params (string, string)[] more) =>
+    [
+        ("OfflineTasks__ConnectionString", SharedPostgres.Instance.ConnectionString),
+        ("OfflineTasks__Schema", schema.Name),
+        ("OfflineTasks__Hangfire__Schema", schema.HangfireSchema),
+        ("OfflineTasks__Host__Url", "http://127.0.0.1:0"),
+        ("OfflineTasks__Telemetry__SampleInterval", "00:00:00.2"),
+        ("OfflineTasks__Telemetry__LeaderLease", "00:00:02"),
+        ("OfflineTasks__Telemetry__Queues__0", "default"),
+        ("OfflineTasks__Telemetry__Queues__1", "elsewhere"),
+        .. more,
+    ];
+
     [Fact]
-    public async Task Metrics_pass_promtool_and_report_the_queue_depth_the_database_holds()
+    public async Task Metrics_pass_promtool_and_report_the_queue_depths_Hangfire_counts()
     {
         await using var schema = new TestSchema();
         await schema.InitializeAsync();
-        using var host = HostProcess.Start(
-            ("OfflineTasks__ConnectionString", SharedPostgres.Instance.ConnectionString),
-            ("OfflineTasks__Schema", schema.Name),
-            ("OfflineTasks__Telemetry__SampleInterval", "00:00:00.2"),
-            ("OfflineTasks__Telemetry__LeaderLease", "00:00:02"),
-            ("OfflineTasks__Telemetry__Prometheus__Url", "http://127.0.0.1:0"));
+        using var host = HostProcess.Start(Environment(schema));
         var url = await host.MetricsUrlAsync(Timeout);
 
-        // Jobs the worker does not take: delayed jobs, and a queue it does not serve.
+        // Jobs the host does not take: delayed jobs, and a queue it does not serve.
         for (var i = 0; i < 7; i++)
         {
-            await schema.Client.EnqueueAsync(Job.FromExpression(() => TestJobs.TakesInt(i), new JobOptions { Delay = TimeSpan.FromHours(1) }));
+            schema.Client.Schedule(() => TestJobs.SleepAsync("x", 1), TimeSpan.FromHours(1));
         }
 
-        await schema.Client.EnqueueManyAsync(Enumerable.Range(0, 30).Select(i => Job.FromExpression(() => TestJobs.TakesInt(i), new JobOptions { Queue = "elsewhere" })).ToList());
+        for (var i = 0; i < 30; i++)
+        {
+            schema.Client.Create(() => TestJobs.SleepAsync("x", 1), new EnqueuedState("elsewhere"));
+        }
 
         using var http = new HttpClient();
         var text = await Eventually.Until(() => http.GetStringAsync(url),
-            t => t.Contains("offlinetasks_queue_depth{queue=\"elsewhere\",state=\"available\"} 30\n", StringComparison.Ordinal)
-                && t.Contains("offlinetasks_queue_depth{queue=\"default\",state=\"scheduled\"} 7\n", StringComparison.Ordinal),
+            t => Gauges(t, "offlinetasks_queue_depth", "queue=\"elsewhere\",state=\"enqueued\"") == 30 && Gauges(t, "offlinetasks_jobs", "state=\"scheduled\"") == 7,
             Timeout, "the sampled depths in the scrape");
 
-        Assert.Equal(await schema.ScalarAsync<long>("SELECT count(*) FROM {s}.job WHERE queue = 'elsewhere' AND state = 'available'"), Gauge(text, "offlinetasks_queue_depth", "queue=\"elsewhere\",state=\"available\""));
-        Assert.Equal(await schema.ScalarAsync<long>("SELECT count(*) FROM {s}.job WHERE queue = 'default' AND state = 'scheduled'"), Gauge(text, "offlinetasks_queue_depth", "queue=\"default\",state=\"scheduled\""));
+        Assert.Equal(schema.Monitoring.EnqueuedCount("elsewhere"), Gauge(text, "offlinetasks_queue_depth", "queue=\"elsewhere\",state=\"enqueued\""));
+        Assert.Equal(schema.Monitoring.ScheduledCount(), Gauge(text, "offlinetasks_jobs", "state=\"scheduled\""));
         Assert.True(Gauge(text, "offlinetasks_queue_oldest_age_seconds", "queue=\"elsewhere\"") >= 0);
         Assert.Equal(0, Gauge(text, "offlinetasks_alert_state", "alert=\"default-backlog\",kind=\"queue_depth\",queue=\"default\""));
 
         var (exitCode, output) = await Promtool.CheckMetricsAsync(text);
         Assert.True(exitCode == 0 && output.Length == 0, $"promtool check metrics exited with {exitCode}:\n{output}\n--- scrape ---\n{text}");
+
+        var dashboard = await http.GetAsync(url.Replace("/metrics", "/hangfire", StringComparison.Ordinal));
+        Assert.Equal(System.Net.HttpStatusCode.OK, dashboard.StatusCode);
+        Assert.Contains("Hangfire Dashboard", await dashboard.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
-    private static double Gauge(string text, string name, string labels)
+    [Fact]
+    public async Task Metrics_go_out_over_otlp_when_an_endpoint_is_configured()
     {
-        var match = Regex.Match(text, "^" + Regex.Escape($"{name}{{{labels}}}") + @" (\S+)$", RegexOptions.Multiline);
-        Assert.True(match.Success, $"{name}{{{labels}}} is not in the scrape:\n{text}");
-        return double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        await using var schema = new TestSchema();
+        await schema.InitializeAsync();
+        using var collector = new WebhookReceiver();
+        using var host = HostProcess.Start(Environment(schema,
+            ("OfflineTasks__Telemetry__Otlp__Endpoint", collector.Url + "v1/metrics"),
+            ("OfflineTasks__Telemetry__Otlp__Protocol", "HttpProtobuf"),
+            ("OfflineTasks__Telemetry__Otlp__ExportInterval", "00:00:00.3")));
+        await host.MetricsUrlAsync(Timeout);
+
+        var posts = await Eventually.Until(() => Task.FromResult(collector.Raw.ToList()), r => r.Count >= 2, Timeout, "OTLP exports");
+        Assert.All(posts, p => Assert.Equal("/hook/v1/metrics", p.Path));
+        Assert.All(posts, p => Assert.Equal("application/x-protobuf", p.ContentType));
+        Assert.Contains(posts, p => p.Length > 200);
     }
+
+    private static double? Gauges(string text, string name, string labels)
+    {
+        var match = Regex.Match(text, "^" + Regex.Escape(name) + "{[^}]*" + Regex.Escape(labels) + @"} (\S+)", RegexOptions.Multiline);
+        return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
+    }
+
+    private static double Gauge(string text, string name, string labels) =>
+        Gauges(text, name, labels) ?? throw new Xunit.Sdk.XunitException($"{name}{{...{labels}}} is not in the scrape:\n{text}");
 
     /// <summary>The host executable (<c>run</c>) in a process of its own.</summary>
     private sealed partial class HostProcess : IDisposable
@@ -75,7 +108,7 @@ public sealed partial class HostMetricsTests
             process.BeginErrorReadLine();
         }
 
-        public static HostProcess Start(params (string Key, string Value)[] environment)
+        public static HostProcess Start((string Key, string Value)[] environment)
         {
             var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetTempPath() };
             info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "OfflineTasks.Host.dll"));
@@ -125,7 +158,7 @@ public sealed partial class HostMetricsTests
             }
         }
 
-        [GeneratedRegex(@"offlinetasks: metrics on (http://\S+/metrics)")]
+        [GeneratedRegex(@"^offlinetasks: dashboard on \S+, metrics on (http://\S+/metrics)$")]
         private static partial Regex MetricsLine();
     }
 }

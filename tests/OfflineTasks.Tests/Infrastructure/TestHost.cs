@@ -38,7 +38,9 @@ public sealed class TestHost : IAsyncDisposable
 
         builder.Services.AddSingleton<JobStorage>(schema.Storage);
         builder.Services.AddSingleton<JobActivator>(sp => new AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>()));
-        builder.Services.AddHangfire(c => c.UseOfflineTasks());
+        // AddHangfire points Hangfire's process-wide log provider at this container's logger factory, which dies with the
+        // host; other tests' hosts live on in this process, so Hangfire logs errors to the console instead.
+        builder.Services.AddHangfire(c => c.UseOfflineTasks().UseLogProvider(HangfireSetup.LogProvider));
         builder.Services.AddHangfireServer(o =>
         {
             o.WorkerCount = workers;

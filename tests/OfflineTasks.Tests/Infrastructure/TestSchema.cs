@@ -1,5 +1,6 @@
 using Hangfire;
 using Hangfire.PostgreSql;
+using Hangfire.PostgreSql.Factories;
 using Hangfire.Storage;
 using Hangfire.Storage.Monitoring;
 using Npgsql;
@@ -53,12 +54,18 @@ public sealed class TestSchema : IAsyncLifetime, IAsyncDisposable
     {
         HangfireSetup.EnsureInstalled();
         await new Migrator(DataSource, Name).MigrateAsync();
-        Storage = new PostgreSqlStorage(new Hangfire.PostgreSql.Factories.NpgsqlConnectionFactory(Server.ConnectionString, Options()), Options());
+        Storage = new PostgreSqlStorage(new NpgsqlConnectionFactory(Server.ConnectionString, Options()), Options());
         Client = new BackgroundJobClient(Storage);
     }
 
+    /// <summary>
+    /// How long a lock left by a killed process blocks its job's state changes, in tests (Hangfire.PostgreSql's
+    /// DistributedLockTimeout; 10 min by default).
+    /// </summary>
+    public static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(10);
+
     private PostgreSqlStorageOptions Options() =>
-        new PostgreSqlStorageOptions { SchemaName = HangfireSchema, PrepareSchemaIfNecessary = true }
+        new PostgreSqlStorageOptions { SchemaName = HangfireSchema, PrepareSchemaIfNecessary = true, DistributedLockTimeout = LockTimeout }
             .ForOfflineJobs(InvisibilityTimeout, TimeSpan.FromMilliseconds(100));
 
     ValueTask IAsyncDisposable.DisposeAsync() => new(DisposeAsync());
@@ -97,13 +104,36 @@ public sealed class TestSchema : IAsyncLifetime, IAsyncDisposable
         return connection.GetAllItemsFromSet(key);
     }
 
-    /// <summary>Waits until every job is in <paramref name="state"/>; returns their histories.</summary>
+    /// <summary>
+    /// Waits until every job is in <paramref name="state"/>. Many jobs are watched through the counts of Hangfire's
+    /// statistics (the schema holds only this test's jobs) and checked one by one once the count is reached.
+    /// </summary>
     public async Task WaitForStateAsync(IEnumerable<string> ids, string state, TimeSpan? within = null)
     {
         var list = ids.ToList();
+        var timeout = within ?? TimeSpan.FromSeconds(40);
+        if (list.Count > 50 && CountOf(state) is not null)
+        {
+            await Eventually.Until(() => Task.FromResult(CountOf(state)!.Value), n => n >= list.Count, timeout, $"{list.Count} jobs to be {state}");
+        }
+
         await Eventually.Until(() => Task.FromResult(list.Select(StateOf).ToList()),
-            states => states.All(s => s == state), within ?? TimeSpan.FromSeconds(40),
+            states => states.All(s => s == state), timeout,
             $"{list.Count} job(s) to be {state}");
+    }
+
+    private long? CountOf(string state)
+    {
+        var statistics = Monitoring.GetStatistics();
+        return state switch
+        {
+            "Succeeded" => statistics.Succeeded,
+            "Enqueued" => statistics.Enqueued,
+            "Processing" => statistics.Processing,
+            "Failed" => statistics.Failed,
+            "Scheduled" => statistics.Scheduled,
+            _ => null,
+        };
     }
 
     public async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
@@ -114,7 +144,7 @@ public sealed class TestSchema : IAsyncLifetime, IAsyncDisposable
             command.Parameters.Add(new NpgsqlParameter { Value = p });
         }
 
-        return (T)(await command.ExecuteScalarAsync())!;
+        return await command.ExecuteScalarAsync() is T value ? value : default!;
     }
 
     public async Task ExecuteAsync(string sql)
@@ -127,9 +157,12 @@ public sealed class TestSchema : IAsyncLifetime, IAsyncDisposable
 /// <summary>Hangfire's process-wide configuration for the tests: OfflineTasks' filters, and a recorder of elections to Processing.</summary>
 public static class HangfireSetup
 {
+    /// <summary>Hangfire's errors go to the console; the process outlives any one host's logger factory.</summary>
+    public static readonly global::Hangfire.Logging.ILogProvider LogProvider = new global::Hangfire.Logging.LogProviders.ColouredConsoleLogProvider(global::Hangfire.Logging.LogLevel.Error);
+
     private static readonly Lazy<bool> Installed = new(() =>
     {
-        GlobalConfiguration.Configuration.UseOfflineTasks();
+        GlobalConfiguration.Configuration.UseOfflineTasks().UseLogProvider(LogProvider);
         GlobalJobFilters.Filters.Add(ProcessingRecorder.Instance, int.MaxValue);
         return true;
     });

@@ -34,4 +34,36 @@ public class MigratorTests
         var e = Assert.Throws<ArgumentException>(() => new Migrator(dataSource, "jobs; DROP TABLE x"));
         Assert.Contains("'jobs; DROP TABLE x' is not a valid schema name", e.Message);
     }
+
+    [Fact]
+    public async Task A_schema_of_the_former_job_engine_is_refused_with_what_to_do_and_left_untouched()
+    {
+        var schema = "t_old_" + Guid.NewGuid().ToString("N")[..8];
+        await using var dataSource = NpgsqlDataSource.Create(SharedPostgres.Instance.ConnectionString);
+        try
+        {
+            await using (var create = dataSource.CreateCommand($"""
+                CREATE SCHEMA {schema};
+                CREATE TABLE {schema}.schema_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+                INSERT INTO {schema}.schema_migration (version, name) VALUES (1, 'init'), (2, 'gate'), (3, 'telemetry'), (4, 'parked_indexes');
+                CREATE TABLE {schema}.job (id bigint PRIMARY KEY);
+                INSERT INTO {schema}.job VALUES (42);
+                """))
+            {
+                await create.ExecuteNonQueryAsync();
+            }
+
+            var e = await Assert.ThrowsAsync<InvalidOperationException>(() => new Migrator(dataSource, schema).MigrateAsync());
+
+            Assert.StartsWith($"Schema '{schema}' holds the tables of OfflineTasks' former job engine", e.Message, StringComparison.Ordinal);
+            Assert.Contains("or configure another OfflineTasks:Schema", e.Message, StringComparison.Ordinal);
+            await using var count = dataSource.CreateCommand($"SELECT count(*) FROM {schema}.job");
+            Assert.Equal(1L, await count.ExecuteScalarAsync());
+        }
+        finally
+        {
+            await using var drop = dataSource.CreateCommand($"DROP SCHEMA IF EXISTS {schema} CASCADE");
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
 }
