@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Runs one of the project's benchmarks against a PostgreSQL of its own, and prints its one summary line last.
+# Runs one of the project's benchmarks against servers of its own, and prints its one summary line last.
 #
-#   benchmarks/run.sh throughput     enqueue/processing throughput of one worker server on no-op jobs,
-#                                    next to pgbench -N TPS of the same PostgreSQL (see docs/benchmarks.md)
-#   benchmarks/run.sh telemetry      the leader's queue sample on a 1,000,000-job table, one /metrics scrape, and
-#                                    no-op job throughput with metrics on / off (see docs/benchmarks.md)
+#   benchmarks/run.sh throughput     no-op Hangfire jobs with and without the gate (8 workers, one process per
+#                                    round), next to pgbench -N TPS of the same PostgreSQL (see docs/benchmarks.md)
+#   benchmarks/run.sh telemetry      the leader's sample on 1,000,000 jobs in Hangfire's tables, one /metrics scrape,
+#                                    and no-op job throughput with telemetry on / off (see docs/benchmarks.md)
 #
 # The PostgreSQL comes from scripts/pg-local.sh, in .local/bench-pg on port 54339 (override with
-# BENCH_PG_DATA / BENCH_PG_PORT), and is stopped again on exit, by its data directory.
-# Knobs: BENCH_N (20000), BENCH_SLOTS (8), BENCH_PGBENCH_SECONDS (20), BENCH_PGBENCH_SCALE (10),
-# BENCH_PG_STAT_STATEMENTS=1 (load pg_stat_statements and print the top statements of the run to stderr).
-# telemetry: BENCH_TELEMETRY_JOBS (1000000), BENCH_N (20000) and BENCH_SLOTS (8) per overhead run,
-# BENCH_OVERHEAD_ROUNDS (8), BENCH_TELEMETRY_ARGS (further harness options, e.g. "--phases depth").
+# BENCH_PG_DATA / BENCH_PG_PORT); throughput also starts a MariaDB master-master pair (scripts/mariadb-local.sh,
+# .local/bench-mariadb, ports 54351/54352) as the gated rounds' shard. Both are stopped again on exit, by their
+# data directories.
+# Knobs: BENCH_N (20000), BENCH_WORKERS (8), BENCH_ROUNDS (2 pairs of rounds), BENCH_PGBENCH_SECONDS (20),
+# BENCH_PGBENCH_SCALE (10), BENCH_PG_STAT_STATEMENTS=1 (load pg_stat_statements and print the top statements of
+# the run to stderr).
+# telemetry: BENCH_TELEMETRY_JOBS (1000000), BENCH_N (20000) and BENCH_WORKERS (8) per overhead round,
+# BENCH_OVERHEAD_ROUNDS (3 pairs), BENCH_TELEMETRY_ARGS (further harness options, e.g. "--phases depth").
 # Progress goes to stderr; stdout carries only the summary line.
 set -euo pipefail
 
@@ -26,11 +29,12 @@ usage() {
 usage: benchmarks/run.sh <benchmark>
 
 benchmarks:
-  throughput   enqueue_per_s and process_per_s of no-op jobs (n=\${BENCH_N:-20000}, slots=\${BENCH_SLOTS:-8}),
+  throughput   enqueue_per_s, process_per_s (plain Hangfire), gated_process_per_s (with the gate, jobs on an open
+               shard) and gated_vs_ungated of no-op jobs (n=\${BENCH_N:-20000}, workers=\${BENCH_WORKERS:-8}),
                next to pgbench -N TPS of the same PostgreSQL
-  telemetry    depth_query_ms (the leader's queue sample with \${BENCH_TELEMETRY_JOBS:-1000000} jobs in the table),
-               scrape_ms (one /metrics scrape) and overhead_ratio (no-op job throughput with metrics on / off,
-               \${BENCH_OVERHEAD_ROUNDS:-8} rounds of n=\${BENCH_N:-20000})
+  telemetry    depth_query_ms (the leader's sample with \${BENCH_TELEMETRY_JOBS:-1000000} jobs in Hangfire's tables),
+               scrape_ms (one /metrics scrape) and overhead_ratio (no-op job throughput with telemetry on / off,
+               \${BENCH_OVERHEAD_ROUNDS:-3} pairs of rounds of n=\${BENCH_N:-20000})
 USAGE
 }
 
@@ -79,7 +83,24 @@ stop_pg() {
     pg_started=
   fi
 }
-trap stop_pg EXIT
+mariadb_pair=${BENCH_MARIADB_DIR:-$repo/.local/bench-mariadb}
+mariadb_started=
+start_mariadb() {
+  log "starting a MariaDB master-master pair in $mariadb_pair on ports 54351/54352"
+  "$repo/scripts/mariadb-local.sh" start "$mariadb_pair" 54351 54352 >/dev/null
+  mariadb_started=1
+}
+
+stop_mariadb() {
+  if [ -n "$mariadb_started" ]; then
+    log "stopping the MariaDB pair in $mariadb_pair"
+    "$repo/scripts/mariadb-local.sh" stop "$mariadb_pair" || true
+    mariadb_started=
+  fi
+}
+
+stop_all() { stop_mariadb; stop_pg; }
+trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 psql_pg() { PGOPTIONS="-c client_min_messages=warning" "$(find_pg_tool psql)" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres "$@"; }
@@ -120,15 +141,17 @@ print_top_statements() {
 bench_throughput() {
   build_bench
   start_pg
+  start_mariadb
   local tps line
   tps=$(measure_pgbench)
   if [ "${BENCH_PG_STAT_STATEMENTS:-0}" = 1 ]; then psql_pg -c "SELECT pg_stat_statements_reset()" >/dev/null; fi
   log "running the throughput benchmark"
   line=$(dotnet "$bench_dll" throughput \
-    --connection-string "Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres" \
-    --n "${BENCH_N:-20000}" --slots "${BENCH_SLOTS:-8}" --pgbench-tps "$tps")
+    --connection-string "Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres;Maximum Pool Size=60" \
+    --n "${BENCH_N:-20000}" --workers "${BENCH_WORKERS:-8}" --rounds "${BENCH_ROUNDS:-2}" \
+    --shard-port-a 54351 --shard-port-b 54352 --pgbench-tps "$tps")
   print_top_statements
-  stop_pg
+  stop_all
   echo "$line"
 }
 
@@ -140,10 +163,10 @@ bench_telemetry() {
   # shellcheck disable=SC2086 # BENCH_TELEMETRY_ARGS is a list of options
   line=$(dotnet "$bench_dll" telemetry \
     --connection-string "Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres" \
-    --jobs "${BENCH_TELEMETRY_JOBS:-1000000}" --n "${BENCH_N:-20000}" --slots "${BENCH_SLOTS:-8}" \
-    --rounds "${BENCH_OVERHEAD_ROUNDS:-8}" ${BENCH_TELEMETRY_ARGS:-})
+    --jobs "${BENCH_TELEMETRY_JOBS:-1000000}" --n "${BENCH_N:-20000}" --workers "${BENCH_WORKERS:-8}" \
+    --rounds "${BENCH_OVERHEAD_ROUNDS:-3}" ${BENCH_TELEMETRY_ARGS:-})
   print_top_statements
-  stop_pg
+  stop_all
   echo "$line"
 }
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets up and runs the main job on local servers the project starts itself: a PostgreSQL (.local/pg, port 54329)
-# for the queue and a MariaDB master-master pair (.local/demo-mariadb, ports 54341/54342) as shard users-1.
-# The worker server runs example jobs, then the demo stops replication on one master to show the shard closing
-# and its jobs waiting, and starts it again to show them run. Stops both servers afterwards.
+# for Hangfire's storage and OfflineTasks' tables, and a MariaDB master-master pair (.local/demo-mariadb, ports
+# 54341/54342) as shard users-1. The worker executable (Hangfire's server, the gate, the dashboard, /metrics) runs
+# example jobs; the demo stops replication on one master to show the shard closing and its jobs parked, and starts
+# it again to show them released and run. Stops both servers afterwards.
+#   scripts/demo.sh --keep    keeps the host (and the servers) running at the end, to look at the dashboard; Ctrl+C stops all
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"

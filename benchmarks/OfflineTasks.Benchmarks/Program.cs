@@ -6,41 +6,34 @@ using OfflineTasks.Benchmarks;
 const string Usage = """
     usage: OfflineTasks.Benchmarks <benchmark> [options]
 
-    benchmarks:
-      throughput   enqueue N no-op jobs with no server running (enqueue_per_s), then start one worker
-                   server and time until all N have succeeded (process_per_s)
-      telemetry    the leader's queue sample on a 1,000,000-job table (depth_query_ms), one /metrics scrape
-                   (scrape_ms), and no-op job throughput with metrics on / off (overhead_ratio)
+    benchmarks (each prints one summary line on stdout; progress goes to stderr):
+      throughput   no-op Hangfire jobs with and without the gate: enqueue_per_s, process_per_s (plain Hangfire),
+                   gated_process_per_s (OfflineTasks installed, jobs on an open shard), gated_vs_ungated
+      telemetry    the leader's sample on 1,000,000 jobs in Hangfire's tables (depth_query_ms), one /metrics scrape
+                   (scrape_ms), and no-op job throughput with telemetry on / off (overhead_ratio)
+      round        one timed round in this process (the others start it as a child process per round)
 
     throughput options:
       --connection-string S   Npgsql connection string (default: $OFFLINETASKS_BENCH_CONNECTION, else
                               Host=127.0.0.1;Port=54339;Username=postgres;Database=postgres)
-      --n N                   jobs to enqueue and process (default 20000)
-      --slots S               worker slots of the server (JobServerOptions.WorkerCount, default 8)
+      --n N                   jobs of each round (default 20000)
+      --workers W             Hangfire workers (default 8)
+      --rounds R              pairs of rounds, ungated and gated, alternating which goes first (default 2)
+      --warmup W              jobs each round runs through a throwaway host before timing (default 1000)
+      --shard-port-a/-b P     the MariaDB pair serving shard bench-1 (run.sh starts one); required
       --pgbench-tps X         pgbench -N TPS of the same PostgreSQL, measured by run.sh, echoed in the summary
-      --warmup W              jobs enqueued and processed by a throwaway host before timing, to warm up JIT
-                              and connection pool (default 1000, 0 = measure cold)
-      --poll adaptive|fixed   how the succeeded count is polled while processing: adaptive (default) polls
-                              every half of the expected remaining time, between --poll-ms and 1 s; fixed
-                              polls every --poll-ms
-      --poll-ms P             shortest (adaptive) or every (fixed) poll interval in ms (default 20)
-      --timeout-seconds T     give up when processing takes longer (default 600)
+      --poll adaptive|fixed, --poll-ms P, --timeout-seconds T   how the succeeded count is polled
 
     telemetry options:
       --connection-string S   as above
       --phases LIST           some of depth,scrape,overhead (default all; a skipped phase prints na)
-      --jobs J                jobs in the fixture table of depth and scrape (default 1000000, a tenth waiting/running)
-      --depth-warmup W        untimed samples before timing (default 5)
-      --depth-samples K       timed samples, after VACUUM; a quarter as many before it (default 40)
-      --scrape-warmup W       untimed scrapes before timing (default 20)
-      --scrapes K             timed scrapes (default 200)
-      --n N                   no-op jobs per overhead run (default 20000)
-      --slots S               worker slots (default 8)
-      --rounds R              overhead rounds, each one run off and one on, alternating the order (default 8)
-      --warmup W              jobs of the untimed off and on warm-up runs (default 1000, 0 = none)
-      --scrape-every-ms P     how often the overhead runs with telemetry on scrape /metrics (default 1000, 0 = never)
-      --sample-interval-ms I  OfflineTasks:Telemetry:SampleInterval of those runs (default 5000, the option's default)
-      --poll, --poll-ms, --timeout-seconds   as above, for each overhead run
+      --jobs J                jobs loaded into Hangfire's tables for depth and scrape (default 1000000)
+      --depth-warmup W, --depth-samples K    untimed and timed samples (default 5, 40)
+      --scrape-warmup W, --scrapes K         untimed and timed scrapes (default 20, 200)
+      --n N, --workers W, --warmup W         as above, for each overhead round
+      --rounds R              pairs of overhead rounds, off and on (default 3)
+      --scrape-every-ms P     how often a round with telemetry on scrapes /metrics (default 1000, 0 = never)
+      --sample-interval-ms I  OfflineTasks:Telemetry:SampleInterval of those rounds (default 5000, the option's default)
     """;
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -69,6 +62,8 @@ try
             return await ThroughputBenchmark.RunAsync(ThroughputSettings.From(options));
         case "telemetry":
             return await TelemetryBenchmark.RunAsync(TelemetryBenchmarkSettings.From(options));
+        case "round":
+            return await Round.RunAsync(RoundSettings.From(options));
         default:
             Console.Error.WriteLine($"benchmarks: unknown benchmark '{args[0]}'.");
             Console.Error.WriteLine(Usage);

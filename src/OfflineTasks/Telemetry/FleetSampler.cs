@@ -61,7 +61,7 @@ internal sealed class FleetSampler : LeaderService
     protected override (TimeSpan Interval, TimeSpan Lease, bool Active) Schedule()
     {
         _round = _settings.Current;
-        return (_round.SampleInterval, _round.LeaderLease, true);
+        return (_round.SampleInterval, _round.LeaderLease, _round.Enabled);
     }
 
     protected override Task OnStoppedAsync()
@@ -168,7 +168,7 @@ internal sealed class FleetSampler : LeaderService
     }
 
     /// <summary>One sample, through Hangfire's monitoring API and storage connection (both block).</summary>
-    private List<FleetGauge> Sample(List<string> queues, List<string> shards, DateTimeOffset now)
+    internal List<FleetGauge> Sample(List<string> queues, List<string> shards, DateTimeOffset now)
     {
         var monitoring = _jobs.GetMonitoringApi();
         var gauges = new List<FleetGauge>((queues.Count * 3) + 3 + shards.Count);

@@ -18,6 +18,12 @@ public sealed class TelemetryOptions
     /// </summary>
     public TimeSpan SampleInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Whether the fleet samples its queues and parked jobs and evaluates the built-in alerts. Default true; false
+    /// leaves the fleet-wide gauges empty and the alerts idle (the per-process instruments are recorded either way).
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>The Hangfire queues whose depth and oldest job are sampled. Empty (the default) samples <c>default</c>.</summary>
     public IList<string> Queues { get; set; } = new List<string>();
 

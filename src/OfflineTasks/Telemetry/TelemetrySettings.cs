@@ -7,7 +7,8 @@ using OfflineTasks.Internal;
 namespace OfflineTasks.Telemetry;
 
 /// <summary>The telemetry settings that take effect without a restart, resolved and validated.</summary>
-internal sealed record TelemetrySettings(TimeSpan SampleInterval, TimeSpan LeaderLease, IReadOnlyList<string> Queues, IReadOnlyList<AlertRule> Rules, WebhookSettings Webhook)
+internal sealed record TelemetrySettings(bool Enabled, TimeSpan SampleInterval, TimeSpan LeaderLease, IReadOnlyList<string> Queues, IReadOnlyList<AlertRule> Rules,
+    WebhookSettings Webhook)
 {
     /// <summary>Validates <paramref name="options"/>; alert rules must name a sampled queue or a known shard.</summary>
     public static (TelemetrySettings? Settings, IReadOnlyList<string> Errors) Resolve(TelemetryOptions options, IReadOnlyCollection<string>? shards)
@@ -76,7 +77,7 @@ internal sealed record TelemetrySettings(TimeSpan SampleInterval, TimeSpan Leade
 
         return errors.Count > 0
             ? (null, errors)
-            : (new TelemetrySettings(options.SampleInterval, options.LeaderLease, queues, rules,
+            : (new TelemetrySettings(options.Enabled, options.SampleInterval, options.LeaderLease, queues, rules,
                 new WebhookSettings(webhookUrl, webhook.Timeout, webhook.MaxAttempts, webhook.RetryDelay)), errors);
     }
 }
@@ -94,7 +95,7 @@ internal sealed class TelemetrySettingsMonitor : ReloadableSettings<TelemetryOpt
     }
 
     protected override bool Same(TelemetrySettings a, TelemetrySettings b) =>
-        a.SampleInterval == b.SampleInterval && a.LeaderLease == b.LeaderLease && a.Webhook == b.Webhook && a.Queues.SequenceEqual(b.Queues) && a.Rules.SequenceEqual(b.Rules);
+        a.Enabled == b.Enabled && a.SampleInterval == b.SampleInterval && a.LeaderLease == b.LeaderLease && a.Webhook == b.Webhook && a.Queues.SequenceEqual(b.Queues) && a.Rules.SequenceEqual(b.Rules);
 
     protected override string Describe(TelemetrySettings settings) =>
         $"sample every {settings.SampleInterval}, queues {string.Join(", ", settings.Queues)}, {settings.Rules.Count} alert rules ({string.Join(", ", settings.Rules.Select(r => r.Name))}), webhook {(settings.Webhook.Url is null ? "off" : "on")}";

@@ -243,6 +243,27 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
     }
 
     [Fact]
+    public async Task A_light_job_runs_on_a_degraded_pair_that_allows_it_while_the_others_wait_parked()
+    {
+        await using var host = Host(4, ("OfflineTasks:Gate:Shards:p:WhenDegraded", "OpenForLightJobs"));
+        await host.StartAsync();
+        await WaitForGateAsync(host, open: true);
+        _pair.Sql("a", "STOP SLAVE");
+        var gate = host.Services.GetRequiredService<IShardGate>();
+        var lightOnly = await Eventually.Until(() => Task.FromResult(gate.Check(Shard)), d => d.Mode == ShardMode.LightOnly, Timeout, "the shard to be open for light jobs only");
+        Assert.Contains("replication IO thread not running on park-a", lightOnly.Reason, StringComparison.Ordinal);
+
+        var heavy = Enqueue();
+        var light = _schema.Client.Enqueue(() => TestJobs.LightOnShardAsync(Shard, _key + "-light"));
+
+        await _schema.WaitForStateAsync([light], SucceededState.StateName, Timeout);
+        Assert.Equal(ParkedState.StateName, _schema.StateOf(heavy));
+        Assert.Contains("open for light jobs only", _schema.HistoryOf(heavy)[^1].Reason, StringComparison.Ordinal);
+        await ReopenAsync(host);
+        await _schema.WaitForStateAsync([heavy], SucceededState.StateName, Timeout);
+    }
+
+    [Fact]
     public async Task A_job_for_a_shard_the_gate_does_not_know_is_rejected_at_enqueue_naming_it_and_nothing_is_stored()
     {
         await using var host = Host();

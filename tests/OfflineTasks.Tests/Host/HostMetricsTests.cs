@@ -63,6 +63,30 @@ public sealed partial class HostMetricsTests
     }
 
     [Fact]
+    public async Task The_dashboard_shows_a_parked_job_with_the_reason_in_its_history()
+    {
+        await using var schema = new TestSchema();
+        await schema.InitializeAsync();
+        // A shard whose masters nobody listens on: closed, because they are unreachable.
+        using var host = HostProcess.Start(Environment(schema,
+            ("OfflineTasks__Gate__ProbeInterval", "00:00:00.25"),
+            ("OfflineTasks__Gate__Shards__users-7__Masters__0__Port", "1"), ("OfflineTasks__Gate__Shards__users-7__Masters__0__User", "probe"),
+            ("OfflineTasks__Gate__Shards__users-7__Masters__1__Port", "2"), ("OfflineTasks__Gate__Shards__users-7__Masters__1__User", "probe")));
+        var url = await host.MetricsUrlAsync(Timeout);
+
+        // This process has no gate: the job is enqueued, and the host parks it when a worker fetches it.
+        var id = schema.Client.Enqueue<OfflineTasks.Host.Examples.IPhotoIndexer>(x => x.ReindexAsync(7, 42, CancellationToken.None));
+        await schema.WaitForStateAsync([id], OfflineTasks.Hangfire.ParkedState.StateName, Timeout);
+
+        using var http = new HttpClient();
+        var page = await http.GetStringAsync(url.Replace("/metrics", "/hangfire/jobs/details/" + id, StringComparison.Ordinal));
+        Assert.Contains("Parked", page, StringComparison.Ordinal);
+        Assert.Contains("shard users-7 closed for ", page, StringComparison.Ordinal);
+        Assert.Contains("users-7a unreachable", page, StringComparison.Ordinal);
+        Assert.Contains("<dt>Shard:</dt><dd>users-7</dd>", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Metrics_go_out_over_otlp_when_an_endpoint_is_configured()
     {
         await using var schema = new TestSchema();
