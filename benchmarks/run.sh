@@ -10,7 +10,7 @@
 # BENCH_PG_DATA / BENCH_PG_PORT); throughput also starts a MariaDB master-master pair (scripts/mariadb-local.sh,
 # .local/bench-mariadb, ports 54351/54352) as the gated rounds' shard. Both are stopped again on exit, by their
 # data directories.
-# Knobs: BENCH_N (20000), BENCH_WORKERS (8), BENCH_ROUNDS (2 pairs of rounds), BENCH_PGBENCH_SECONDS (20),
+# Knobs: BENCH_N (20000), BENCH_WORKERS (8), BENCH_ROUNDS (3 pairs of rounds), BENCH_PGBENCH_SECONDS (20),
 # BENCH_PGBENCH_SCALE (10), BENCH_PG_STAT_STATEMENTS=1 (load pg_stat_statements and print the top statements of
 # the run to stderr).
 # telemetry: BENCH_TELEMETRY_JOBS (1000000), BENCH_N (20000) and BENCH_WORKERS (8) per overhead round,
@@ -148,7 +148,7 @@ bench_throughput() {
   log "running the throughput benchmark"
   line=$(dotnet "$bench_dll" throughput \
     --connection-string "Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres;Maximum Pool Size=60" \
-    --n "${BENCH_N:-20000}" --workers "${BENCH_WORKERS:-8}" --rounds "${BENCH_ROUNDS:-2}" \
+    --n "${BENCH_N:-20000}" --workers "${BENCH_WORKERS:-8}" --rounds "${BENCH_ROUNDS:-3}" \
     --shard-port-a 54351 --shard-port-b 54352 --pgbench-tps "$tps")
   print_top_statements
   stop_all

@@ -45,7 +45,7 @@ internal static class HangfireFixture
 
             WITH j AS (
                 INSERT INTO {s}.job (statename, invocationdata, arguments, createdat)
-                SELECT 'Scheduled', {invocation}, '[1]'::jsonb, now() at time zone 'utc', NULL::timestamp FROM generate_series(1, {scheduled}) g
+                SELECT 'Scheduled', {invocation}, '[1]'::jsonb, now() at time zone 'utc' FROM generate_series(1, {scheduled}) g
                 RETURNING id)
             INSERT INTO {s}.set (key, value, score) SELECT 'schedule', id::text, extract(epoch FROM now()) + 3600 FROM j;
 

@@ -18,7 +18,7 @@ const string Usage = """
                               Host=127.0.0.1;Port=54339;Username=postgres;Database=postgres)
       --n N                   jobs of each round (default 20000)
       --workers W             Hangfire workers (default 8)
-      --rounds R              pairs of rounds, ungated and gated, alternating which goes first (default 2)
+      --rounds R              pairs of rounds, ungated and gated, alternating which goes first (default 3)
       --warmup W              jobs each round runs through a throwaway host before timing (default 1000)
       --shard-port-a/-b P     the MariaDB pair serving shard bench-1 (run.sh starts one); required
       --pgbench-tps X         pgbench -N TPS of the same PostgreSQL, measured by run.sh, echoed in the summary

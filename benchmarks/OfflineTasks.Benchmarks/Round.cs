@@ -16,13 +16,13 @@ namespace OfflineTasks.Benchmarks;
 /// <summary>What a round runs.</summary>
 internal enum RoundMode
 {
-    /// <summary>Plain Hangfire: no OfflineTasks at all, jobs without a shard.</summary>
+    /// <summary>Plain Hangfire: no OfflineTasks at all (the jobs' <c>[Shard]</c> means nothing to it).</summary>
     Ungated,
 
-    /// <summary>OfflineTasks installed, jobs marked <c>[Shard]</c> on an open shard (run.sh's MariaDB pair).</summary>
+    /// <summary>OfflineTasks installed, with the jobs' shard (their <c>[Shard]</c>) open on run.sh's MariaDB pair.</summary>
     Gated,
 
-    /// <summary>OfflineTasks installed with its telemetry off (no fleet sampling, no Meter export), jobs without a shard.</summary>
+    /// <summary>OfflineTasks installed with its telemetry off (no fleet sampling, no Meter export); no shard configured.</summary>
     TelemetryOff,
 
     /// <summary>The same with telemetry on: the fleet sampler at its interval, the Prometheus exporter, /metrics scraped every second.</summary>
@@ -82,7 +82,6 @@ internal static class Round
         await using var dataSource = NpgsqlDataSource.Create(settings.ConnectionString);
         var storage = HangfireBench.Storage(settings.ConnectionString, schemas.Hangfire);
         var offlineTasks = settings.Mode != RoundMode.Ungated;
-        var sharded = settings.Mode == RoundMode.Gated;
         try
         {
             if (offlineTasks)
@@ -92,12 +91,12 @@ internal static class Round
 
             if (settings.Warmup > 0)
             {
-                await RunJobsAsync(settings, storage, schemas, settings.Warmup, sharded, before: 0, timed: false);
+                await RunJobsAsync(settings, dataSource, storage, schemas, settings.Warmup, before: 0, timed: false);
             }
 
-            var enqueued = await HangfireBench.EnqueueAsync(storage, settings.N, sharded);
-            var before = storage.GetMonitoringApi().GetStatistics().Succeeded;
-            var processed = await RunJobsAsync(settings, storage, schemas, settings.N, sharded, before, timed: true);
+            var enqueued = await HangfireBench.EnqueueAsync(storage, settings.N, Sharded(settings.Mode));
+            var before = (await HangfireBench.CountAsync(dataSource, schemas.Hangfire)).Succeeded;
+            var processed = await RunJobsAsync(settings, dataSource, storage, schemas, settings.N, before, timed: true);
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"round mode={RoundSettings.Name(settings.Mode)} enqueue_per_s={settings.N / enqueued.TotalSeconds:0} process_per_s={settings.N / processed.TotalSeconds:0}"));
             return 0;
@@ -110,11 +109,12 @@ internal static class Round
     }
 
     /// <summary>Runs jobs through a host: for the warm-up, enqueues them first; when timed, times from the server's start until all have succeeded.</summary>
-    private static async Task<TimeSpan> RunJobsAsync(RoundSettings settings, JobStorage storage, BenchSchemas schemas, int n, bool sharded, long before, bool timed)
+    private static async Task<TimeSpan> RunJobsAsync(RoundSettings settings, NpgsqlDataSource dataSource, JobStorage storage, BenchSchemas schemas, int n, long before,
+        bool timed)
     {
         if (!timed)
         {
-            before = storage.GetMonitoringApi().GetStatistics().Succeeded;
+            before = (await HangfireBench.CountAsync(dataSource, schemas.Hangfire)).Succeeded;
         }
 
         var options = settings.Mode == RoundMode.Ungated ? null : HangfireBench.Settings(settings.ConnectionString, schemas, settings.Pair);
@@ -143,7 +143,7 @@ internal static class Round
             });
         if (!timed)
         {
-            await HangfireBench.EnqueueAsync(storage, n, sharded);
+            await HangfireBench.EnqueueAsync(storage, n, Sharded(settings.Mode));
         }
 
         Bench.Collect();
@@ -151,7 +151,7 @@ internal static class Round
         var allocated = GC.GetTotalAllocatedBytes();
         var clock = Stopwatch.StartNew();
         await host.StartAsync();
-        if (sharded && !timed)
+        if (settings.Mode == RoundMode.Gated && !timed)
         {
             // The warm-up waits for the prober's first round, so that the timed run starts with the shard open.
             var gate = host.Services.GetRequiredService<IShardGate>();
@@ -163,7 +163,7 @@ internal static class Round
 
         using var scraping = new CancellationTokenSource();
         var scraper = exported && settings.ScrapeEvery > TimeSpan.Zero ? ScrapeAsync(host, settings.ScrapeEvery, scraping.Token) : Task.CompletedTask;
-        await HangfireBench.WaitUntilSucceededAsync(storage.GetMonitoringApi(), before + n, before, clock, settings.Poll);
+        await HangfireBench.WaitUntilSucceededAsync(dataSource, schemas.Hangfire, before + n, before, clock, settings.Poll);
         var elapsed = clock.Elapsed;
         cpu = Bench.CpuTime() - cpu;
         allocated = GC.GetTotalAllocatedBytes() - allocated;
@@ -174,6 +174,8 @@ internal static class Round
             $"{RoundSettings.Name(settings.Mode)} {(timed ? "timed" : "warm-up")}: {n} jobs in {elapsed.TotalMilliseconds:0} ms = {n / elapsed.TotalSeconds:0}/s; this process used {cpu.TotalMicroseconds / n:0} µs of CPU and allocated {allocated / n:0} B per job"));
         return elapsed;
     }
+
+    private static bool Sharded(RoundMode mode) => mode is RoundMode.Ungated or RoundMode.Gated;
 
     private static async Task ScrapeAsync(WebApplication host, TimeSpan every, CancellationToken stop)
     {

@@ -11,7 +11,7 @@ internal sealed record ThroughputSettings(string ConnectionString, int N, int Wo
             Bench.ConnectionString(args),
             args.Int("n", 20_000, 1, 10_000_000),
             args.Int("workers", 8, 1, 1024),
-            args.Int("rounds", 2, 1, 100),
+            args.Int("rounds", 3, 1, 100),
             args.Int("warmup", 1_000, 0, 1_000_000),
             args.Int("shard-port-a", 0, 1, 65535),
             args.Int("shard-port-b", 0, 1, 65535),

@@ -226,4 +226,19 @@ internal sealed record RampSettings(double InitialRate, TimeSpan DoublingInterva
         var doubling = DoublingInterval.TotalSeconds;
         return InitialRate * doubling / Math.Log(2) * (Math.Pow(2, sinceReopened.TotalSeconds / doubling) - 1);
     }
+
+    /// <summary>How long from <paramref name="sinceReopened"/> until the ramp allows <paramref name="jobs"/> in all (zero if it does already or the ramp is over).</summary>
+    public TimeSpan UntilAllowed(TimeSpan sinceReopened, double jobs)
+    {
+        if (AllowedBy(sinceReopened) is not { } allowed || allowed >= jobs)
+        {
+            return TimeSpan.Zero;
+        }
+
+        // The inverse of AllowedBy; past Duration nothing is held back.
+        var doubling = DoublingInterval.TotalSeconds;
+        var at = TimeSpan.FromSeconds(doubling * Math.Log2(1 + (jobs * Math.Log(2) / (InitialRate * doubling))));
+        var wait = (at < Duration ? at : Duration) - sinceReopened;
+        return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+    }
 }

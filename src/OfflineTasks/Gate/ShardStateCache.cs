@@ -54,6 +54,48 @@ internal sealed class ShardStateCache : IHostedService, IAsyncDisposable
         _loops = Task.WhenAll(
             Task.Run(() => listener.RunAsync(stopping), CancellationToken.None),
             Task.Run(() => RefreshLoopAsync(stopping), CancellationToken.None));
+        await WaitUntilFreshAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Holds the start (and so the Hangfire server, which starts after this) until every configured shard has a fresh
+    /// state, at most <see cref="GateOptions.StaleAfter"/>: a process that starts after the fleet was down finds only
+    /// stale states, which count as closed, and its workers would park every sharded job they fetch until the first
+    /// probe (a park and a release each). The prober, started just before, writes fresh states within a round.
+    /// </summary>
+    private async Task WaitUntilFreshAsync(CancellationToken cancellationToken)
+    {
+        var settings = _settings.Current;
+        var started = _time.GetTimestamp();
+        while (!Fresh(settings) && _time.GetElapsedTime(started) < settings.StaleAfter)
+        {
+            _wake.Reset();
+            try
+            {
+                await RefreshAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _logger.LogDebug("Reading the shard states at start failed: {Error}", e.Message);
+            }
+
+            if (!Fresh(settings))
+            {
+                await _wake.WaitAsync(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        if (!Fresh(settings))
+        {
+            _logger.LogWarning("No fresh shard state after {StaleAfter}: until the prober writes one, every shard counts as closed and its jobs are parked", settings.StaleAfter);
+        }
+    }
+
+    private bool Fresh(GateSettings settings)
+    {
+        var view = Current;
+        var elapsed = _time.GetElapsedTime(view.ReadAt);
+        return view.Loaded && settings.Shards.Keys.All(shard => view.States.TryGetValue(shard, out var state) && state.Age + elapsed <= settings.StaleAfter);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -43,7 +43,7 @@ internal sealed class ParkedJobReleaser : LeaderService
     private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
     private readonly HashSet<string> _reported = new(StringComparer.Ordinal);
     private GateSettings _round;
-    private bool _moreWork;
+    private TimeSpan? _next;
     private long _lastDeadlineScan;
 
     public ParkedJobReleaser(OfflineTasksStore store, JobStorage storage, IBackgroundJobStateChanger stateChanger, ShardGate gate, OfflineTasksMetrics metrics,
@@ -59,13 +59,10 @@ internal sealed class ParkedJobReleaser : LeaderService
         _gate.Changed += Wake;
     }
 
-    /// <summary>Raised after each round this process led, for tests and tools.</summary>
-    public event Action? Released;
-
     protected override (TimeSpan Interval, TimeSpan Lease, bool Active) Schedule()
     {
         _round = _gate.Settings;
-        return (_moreWork ? TimeSpan.Zero : _round.ProbeInterval, _round.LeaderLease, _round.Shards.Count > 0);
+        return (_next is { } next && next < _round.ProbeInterval ? next : _round.ProbeInterval, _round.LeaderLease, _round.Shards.Count > 0);
     }
 
     protected override void RoundFailed(Exception e) =>
@@ -88,7 +85,7 @@ internal sealed class ParkedJobReleaser : LeaderService
         }
 
         var deadline = Time.GetTimestamp() + (long)(MaxRound.TotalSeconds * Time.TimestampFrequency);
-        _moreWork = false;
+        _next = null;
         foreach (var shard in settings.Shards.Keys)
         {
             if (!_gate.Check(shard, light: true).IsOpen)
@@ -99,7 +96,10 @@ internal sealed class ParkedJobReleaser : LeaderService
             }
 
             var reopening = await ReopeningAsync(shard, stopping).ConfigureAwait(false);
-            _moreWork |= await ReleaseAsync(shard, reopening, settings.Ramp, deadline, stopping).ConfigureAwait(false);
+            if (await ReleaseAsync(shard, reopening, settings.Ramp, deadline, stopping).ConfigureAwait(false) is { } next && (_next is null || next < _next))
+            {
+                _next = next;
+            }
         }
 
         if (Time.GetElapsedTime(_lastDeadlineScan) >= settings.ProbeInterval * 5)
@@ -108,7 +108,6 @@ internal sealed class ParkedJobReleaser : LeaderService
             ReportDeadlines(settings);
         }
 
-        Released?.Invoke();
         return true;
     }
 
@@ -136,44 +135,50 @@ internal sealed class ParkedJobReleaser : LeaderService
         return reopening;
     }
 
-    /// <summary>Releases what the ramp allows now; true when jobs are left that the ramp or the round's time held back.</summary>
-    private async Task<bool> ReleaseAsync(string shard, Reopening reopening, RampSettings ramp, long deadline, CancellationToken stopping)
+    /// <summary>
+    /// Releases what the ramp allows now. Returns when to look again, if sooner than the probe interval: at once when
+    /// the round's time ran out with jobs left, or when the ramp will allow the next job.
+    /// </summary>
+    private async Task<TimeSpan?> ReleaseAsync(string shard, Reopening reopening, RampSettings ramp, long deadline, CancellationToken stopping)
     {
         var keys = _gate.Check(shard).IsOpen ? new[] { ParkedState.SetKey(shard, false), ParkedState.SetKey(shard, true) } : [ParkedState.SetKey(shard, true)];
-        var more = false;
+        TimeSpan? next = null;
         foreach (var key in keys)
         {
             while (!stopping.IsCancellationRequested)
             {
-                var allowed = ramp.AllowedBy(Time.GetUtcNow() - reopening.Since);
+                var sinceOpen = Time.GetUtcNow() - reopening.Since;
+                var allowed = ramp.AllowedBy(sinceOpen);
                 var budget = allowed is { } a ? (int)Math.Min(MaxBatch, Math.Floor(a - reopening.Released)) : MaxBatch;
-                if (budget <= 0)
-                {
-                    more = true; // the ramp holds the rest back for now
-                    break;
-                }
 
                 // Jobs still being released (their state change waits for a lock) are not taken again.
-                var members = Oldest(key, budget + _inFlight.Count).Where(m => !_inFlight.ContainsKey(m)).Take(budget).ToList();
+                var members = Oldest(key, Math.Max(budget, 1) + _inFlight.Count).Where(m => !_inFlight.ContainsKey(m)).ToList();
                 if (members.Count == 0)
                 {
-                    more |= !_inFlight.IsEmpty;
                     break;
                 }
 
-                if (await ReleaseBatchAsync(shard, key, members, reopening, stopping).ConfigureAwait(false))
+                if (budget <= 0)
                 {
-                    return false; // the shard closed again: nothing more until it reopens
+                    // The ramp holds the rest back: look again when it allows the next job.
+                    var wait = ramp.UntilAllowed(sinceOpen, reopening.Released + 1);
+                    next = next is { } n && n < wait ? n : wait;
+                    break;
+                }
+
+                if (await ReleaseBatchAsync(shard, key, members.Take(budget).ToList(), reopening, stopping).ConfigureAwait(false))
+                {
+                    return null; // the shard closed again: nothing more until it reopens
                 }
 
                 if (Time.GetTimestamp() >= deadline)
                 {
-                    return true;
+                    return TimeSpan.Zero;
                 }
             }
         }
 
-        return more;
+        return next;
     }
 
     private List<string> Oldest(string key, int count)

@@ -10,7 +10,9 @@ namespace OfflineTasks.Hangfire;
 /// another shard than the attribute would). The shard is stored with the job as the job parameter
 /// <c>OfflineTasks.Shard</c>; the gate treats the job exactly as one marked with the attribute. A shard the gate does
 /// not know is rejected at once (<see cref="UnknownShardException"/>, wrapped in Hangfire's
-/// <c>BackgroundJobClientException</c>), and nothing is stored.
+/// <c>BackgroundJobClientException</c>), and nothing is stored. The process must run the gate for the client's
+/// storage (<c>services.AddOfflineTasks</c>): that is where the shard's name is checked, since a worker does not read
+/// the parameter while every known shard is open.
 /// </summary>
 public static class ShardBackgroundJobClientExtensions
 {
@@ -62,6 +64,13 @@ public static class ShardBackgroundJobClientExtensions
         if (client is not IBackgroundJobClientV2 v2)
         {
             throw new NotSupportedException($"{client.GetType().Name} cannot store job parameters: giving a shard at enqueue needs Hangfire 1.8's IBackgroundJobClientV2 (BackgroundJobClient implements it).");
+        }
+
+        if (GateBinding.For(v2.Storage) is null)
+        {
+            throw new InvalidOperationException(
+                $"Cannot enqueue for shard {shard}: this process runs no OfflineTasks gate for the client's Hangfire storage, so the shard's name cannot be checked. "
+                + "Call services.AddOfflineTasks(configuration) in this process too (and start its host), or mark the job's method with [Shard].");
         }
 
         return v2.Create(job, state, new Dictionary<string, object> { [JobShard.Parameter] = new ShardParameter { Shard = shard, Light = light } })

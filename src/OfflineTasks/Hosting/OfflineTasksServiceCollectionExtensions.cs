@@ -80,13 +80,14 @@ public static class OfflineTasksServiceCollectionExtensions
         services.TryAddSingleton<OfflineTasksStartup>();
 
         // Hosted services start in the order they were added and stop in reverse. The start-up (migrations, the check
-        // that UseOfflineTasks() ran, the gate's binding to Hangfire's storage) and the first read of the shard states
-        // go first, whenever AddOfflineTasks is called: a Hangfire server that started fetching before them would
-        // park every sharded job it fetched, for want of a gate. They also stop last, after Hangfire's server.
+        // that UseOfflineTasks() ran, the gate's binding to Hangfire's storage), the prober and the first fresh read of
+        // the shard states go first, whenever AddOfflineTasks is called: a Hangfire server that started fetching before
+        // them would park every sharded job it fetched, for want of a gate or of a fresh state. They also stop last,
+        // after Hangfire's server.
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<OfflineTasksStartup>()));
-        services.Insert(1, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<ShardStateCache>()));
+        services.Insert(1, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<ShardProber>()));
+        services.Insert(2, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<ShardStateCache>()));
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<OperationsNotifier>());
-        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ShardProber>());
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ParkedJobReleaser>());
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<FleetSampler>());
         return services;

@@ -20,6 +20,9 @@ namespace OfflineTasks.Telemetry;
 internal sealed class FleetSampler : LeaderService
 {
     internal const string Role = "telemetry";
+
+    /// <summary>How many of a sample's counts run at once.</summary>
+    private const int SampleParallelism = 3;
     private readonly OfflineTasksStore _store;
     private readonly JobStorage _jobs;
     private readonly TelemetrySettingsMonitor _settings;
@@ -167,31 +170,43 @@ internal sealed class FleetSampler : LeaderService
         }));
     }
 
-    /// <summary>One sample, through Hangfire's monitoring API and storage connection (both block).</summary>
+    /// <summary>
+    /// One sample, through Hangfire's monitoring API and the parked sets' counts. Each count is a blocking round trip
+    /// of its own; they run <see cref="SampleParallelism"/> at a time, so a sample takes about as long as its slowest
+    /// few counts rather than all of them in a row (the database does the same work either way).
+    /// </summary>
     internal List<FleetGauge> Sample(List<string> queues, List<string> shards, DateTimeOffset now)
     {
         var monitoring = _jobs.GetMonitoringApi();
-        var gauges = new List<FleetGauge>((queues.Count * 3) + 3 + shards.Count);
+        var counts = new List<Func<FleetGauge>>((queues.Count * 3) + 3 + shards.Count);
         foreach (var queue in queues)
         {
-            gauges.Add(new FleetGauge(FleetGauge.QueueDepth, queue, "enqueued", monitoring.EnqueuedCount(queue)));
-            gauges.Add(new FleetGauge(FleetGauge.QueueDepth, queue, "fetched", monitoring.FetchedCount(queue)));
-            var oldest = monitoring.EnqueuedJobs(queue, 0, 1).FirstOrDefault().Value?.EnqueuedAt;
-            var age = oldest is { } at ? Math.Max(0, (now.UtcDateTime - DateTime.SpecifyKind(at, DateTimeKind.Utc)).TotalSeconds) : 0;
-            gauges.Add(new FleetGauge(FleetGauge.QueueOldestAge, queue, "", Math.Round(age, 3)));
+            counts.Add(() => new FleetGauge(FleetGauge.QueueDepth, queue, "enqueued", monitoring.EnqueuedCount(queue)));
+            counts.Add(() => new FleetGauge(FleetGauge.QueueDepth, queue, "fetched", monitoring.FetchedCount(queue)));
+            counts.Add(() =>
+            {
+                var oldest = monitoring.EnqueuedJobs(queue, 0, 1).FirstOrDefault().Value?.EnqueuedAt;
+                var age = oldest is { } at ? Math.Max(0, (now.UtcDateTime - DateTime.SpecifyKind(at, DateTimeKind.Utc)).TotalSeconds) : 0;
+                return new FleetGauge(FleetGauge.QueueOldestAge, queue, "", Math.Round(age, 3));
+            });
         }
 
-        gauges.Add(new FleetGauge(FleetGauge.Jobs, "", "scheduled", monitoring.ScheduledCount()));
-        gauges.Add(new FleetGauge(FleetGauge.Jobs, "", "processing", monitoring.ProcessingCount()));
-        gauges.Add(new FleetGauge(FleetGauge.Jobs, "", "failed", monitoring.FailedCount()));
-        using var connection = (JobStorageConnection)_jobs.GetConnection();
+        counts.Add(() => new FleetGauge(FleetGauge.Jobs, "", "scheduled", monitoring.ScheduledCount()));
+        counts.Add(() => new FleetGauge(FleetGauge.Jobs, "", "processing", monitoring.ProcessingCount()));
+        counts.Add(() => new FleetGauge(FleetGauge.Jobs, "", "failed", monitoring.FailedCount()));
         foreach (var shard in shards)
         {
-            var parked = connection.GetSetCount(ParkedState.SetKey(shard, false)) + connection.GetSetCount(ParkedState.SetKey(shard, true));
-            gauges.Add(new FleetGauge(FleetGauge.ShardParked, shard, "", parked));
+            counts.Add(() =>
+            {
+                using var connection = (JobStorageConnection)_jobs.GetConnection();
+                var parked = connection.GetSetCount(ParkedState.SetKey(shard, false)) + connection.GetSetCount(ParkedState.SetKey(shard, true));
+                return new FleetGauge(FleetGauge.ShardParked, shard, "", parked);
+            });
         }
 
-        return gauges;
+        var gauges = new FleetGauge[counts.Count];
+        Parallel.For(0, counts.Count, new ParallelOptions { MaxDegreeOfParallelism = SampleParallelism }, i => gauges[i] = counts[i]());
+        return [.. gauges];
     }
 
     private static double Value(List<FleetGauge> gauges, AlertRule rule)

@@ -98,6 +98,19 @@ public sealed class GateSettingsTests
     }
 
     [Fact]
+    public void The_ramp_says_how_long_until_it_allows_a_number_of_jobs()
+    {
+        var ramp = new RampSettings(10, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10), 8);
+
+        var wait = ramp.UntilAllowed(TimeSpan.FromSeconds(1), 40);
+        Assert.Equal(40, ramp.AllowedBy(TimeSpan.FromSeconds(1) + wait)!.Value, 3);
+        Assert.Equal(TimeSpan.Zero, ramp.UntilAllowed(TimeSpan.FromSeconds(1), 5));
+        // Past the ramp's duration nothing is held back: the wait ends with it.
+        Assert.Equal(TimeSpan.FromSeconds(9), ramp.UntilAllowed(TimeSpan.FromSeconds(1), 1_000_000));
+        Assert.Equal(TimeSpan.Zero, ramp.UntilAllowed(TimeSpan.FromSeconds(12), 1_000_000));
+    }
+
+    [Fact]
     public void A_valid_reload_takes_effect_and_an_invalid_one_keeps_the_previous_settings()
     {
         var file = Path.Combine(Path.GetTempPath(), $"gate-{Guid.NewGuid():N}.json");

@@ -283,6 +283,18 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
     }
 
     [Fact]
+    public async Task A_shard_given_at_enqueue_in_a_process_without_the_gate_is_refused_and_nothing_is_stored()
+    {
+        var jobsBefore = await _schema.ScalarAsync<long>("SELECT count(*) FROM {hf}.job");
+
+        var e = Assert.Throws<InvalidOperationException>(() => _schema.Client.EnqueueForShard(Shard, () => TestJobs.SleepAsync(_key, 1)));
+
+        Assert.StartsWith("Cannot enqueue for shard p: this process runs no OfflineTasks gate for the client's Hangfire storage", e.Message, StringComparison.Ordinal);
+        Assert.Contains("services.AddOfflineTasks(configuration)", e.Message, StringComparison.Ordinal);
+        Assert.Equal(jobsBefore, await _schema.ScalarAsync<long>("SELECT count(*) FROM {hf}.job"));
+    }
+
+    [Fact]
     public async Task A_stored_job_whose_type_is_gone_fails_with_Hangfire_s_own_reason_and_is_never_run()
     {
         await using var host = Host();
