@@ -50,7 +50,7 @@ internal sealed class ShardStateCache : IHostedService, IAsyncDisposable
 
         var stopping = _stopping.Token;
         var listener = new NotificationListener(_store.DataSource, _store.ShardStateChannel,
-            ServerResilience.RetryForever("Listening for shard state changes", _time, _logger), _wake.Set, _logger);
+            Resilience.RetryForever("Listening for shard state changes", _time, _logger), _wake.Set, _logger);
         _loops = Task.WhenAll(
             Task.Run(() => listener.RunAsync(stopping), CancellationToken.None),
             Task.Run(() => RefreshLoopAsync(stopping), CancellationToken.None));

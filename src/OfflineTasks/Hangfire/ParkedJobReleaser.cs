@@ -307,9 +307,8 @@ internal sealed class ParkedJobReleaser : LeaderService
 
         foreach (var shard in settings.Shards.Keys)
         {
-            foreach (var light in new[] { false, true })
+            foreach (var key in new[] { ParkedState.SetKey(shard, false), ParkedState.SetKey(shard, true) })
             {
-                var key = ParkedState.SetKey(shard, light);
                 foreach (var member in c.GetFirstByLowestScoreFromSet(key, 0, cutoff, DeadlineScanBatch))
                 {
                     if (member is null || !_reported.Add(member))
@@ -318,20 +317,16 @@ internal sealed class ParkedJobReleaser : LeaderService
                     }
 
                     var (jobId, _) = ParkedState.ParseSetValue(member);
-                    var data = connection.GetStateData(jobId);
-                    if (ParkedState.Membership(jobId, data) is null || data!.Data.ContainsKey("DeadlinePassed"))
+                    if (ParkedState.FromStateData(connection.GetStateData(jobId)) is not { DeadlinePassed: false } current)
                     {
                         continue;
                     }
 
-                    var d = data.Data;
-                    var first = global::Hangfire.Common.JobHelper.DeserializeDateTime(d["FirstParkedAt"]);
-                    var count = int.Parse(d.TryGetValue("ParkCount", out var n) ? n : "1", CultureInfo.InvariantCulture);
-                    var parkedFor = Time.GetUtcNow().UtcDateTime - first;
-                    var text = string.Create(CultureInfo.InvariantCulture,
-                        $"DEADLINE PASSED: parked for {parkedFor.TotalMinutes:0.#} min, over the deadline of {settings.ParkingDeadline.TotalMinutes:0.#} min; it stays parked until shard {shard} reopens. {data.Reason}");
-                    var parked = new ParkedState(shard, light, d.TryGetValue("Queue", out var q) ? q : "default", text,
-                        d.TryGetValue("ReasonKind", out var k) ? k : "unknown", count, first, Time.GetUtcNow().UtcDateTime, deadlinePassed: true);
+                    var now = Time.GetUtcNow().UtcDateTime;
+                    var parkedFor = now - current.FirstParkedAt;
+                    var parked = current.PastDeadline(string.Create(CultureInfo.InvariantCulture,
+                        $"DEADLINE PASSED: parked for {parkedFor.TotalMinutes:0.#} min, over the deadline of {settings.ParkingDeadline.TotalMinutes:0.#} min; it stays parked until shard {shard} reopens. {current.Reason}"),
+                        now);
                     if (_stateChanger.ChangeState(new StateChangeContext(_storage, connection, jobId, parked, ParkedState.StateName)) is ParkedState)
                     {
                         Logger.LogError("Job {JobId} of shard {Shard} has been parked for {ParkedFor}, past the deadline of {Deadline}; it stays parked",

@@ -113,19 +113,29 @@ public sealed class ParkedState : IState
     /// <summary>A member's score: when the job was first parked, in milliseconds since 1970, so the oldest comes first.</summary>
     internal static double Score(DateTime firstParkedAt) => JobHelper.ToMillisecondTimestamp(firstParkedAt);
 
-    /// <summary>The inverse of <see cref="SerializeData"/>'s set membership: the key and member of a stored Parked state.</summary>
-    internal static (string Key, string Value)? Membership(string jobId, StateData? data)
+    /// <summary>The Parked state a job's current state data describes (the inverse of <see cref="SerializeData"/>), or null when it is not Parked.</summary>
+    internal static ParkedState? FromStateData(StateData? data)
     {
         if (data is null || !string.Equals(data.Name, StateName, StringComparison.OrdinalIgnoreCase)
-            || data.Data is null || !data.Data.TryGetValue("Shard", out var shard))
+            || data.Data is not { } d || !d.TryGetValue("Shard", out var shard))
         {
             return null;
         }
 
-        var light = data.Data.TryGetValue("Light", out var l) && l == "true";
-        var queue = data.Data.TryGetValue("Queue", out var q) ? q : DefaultQueue;
-        return (SetKey(shard, light), SetValue(jobId, queue));
+        string Value(string key, string fallback) => d.TryGetValue(key, out var v) ? v : fallback;
+        var first = d.TryGetValue("FirstParkedAt", out var f) ? JobHelper.DeserializeDateTime(f) : default;
+        var at = d.TryGetValue("ParkedAt", out var p) ? JobHelper.DeserializeDateTime(p) : first;
+        return new ParkedState(shard, Value("Light", "") == "true", Value("Queue", DefaultQueue), data.Reason ?? "", Value("ReasonKind", "unknown"),
+            int.Parse(Value("ParkCount", "1"), CultureInfo.InvariantCulture), first, at, Value("DeadlinePassed", "") == "true");
     }
+
+    /// <summary>The key and member of a job in the parked set its current state data names, or null when it is not Parked.</summary>
+    internal static (string Key, string Value)? Membership(string jobId, StateData? data) =>
+        FromStateData(data) is { } parked ? (SetKey(parked.Shard, parked.Light), SetValue(jobId, parked.Queue)) : null;
+
+    /// <summary>This state again, noting that the job has been parked past its deadline (<paramref name="reason"/>), as of <paramref name="now"/>.</summary>
+    internal ParkedState PastDeadline(string reason, DateTime now) =>
+        new(Shard, Light, Queue, reason, ReasonKind, ParkCount, FirstParkedAt, now, deadlinePassed: true);
 
     /// <summary>Keeps a parked job in its shard's parked set while it is parked.</summary>
     public sealed class Handler : IStateHandler

@@ -9,7 +9,7 @@ namespace OfflineTasks.Internal;
 /// a dropped connection) is retried with exponential backoff and jitter, up to 10 s apart, until it succeeds
 /// or the server stops. Each failure is logged once, with what was being done.
 /// </summary>
-internal static class ServerResilience
+internal static class Resilience
 {
     public static ResiliencePipeline RetryForever(string what, TimeProvider time, ILogger logger) =>
         new ResiliencePipelineBuilder { TimeProvider = time }
