@@ -11,11 +11,26 @@ public sealed class GateOptions
     /// <summary>The configuration section these options are bound from.</summary>
     public const string SectionName = "OfflineTasks:Gate";
 
-    /// <summary>How often each master is probed (over a kept-open connection). Default 1 s.</summary>
-    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How often each master of an open shard is probed, over a kept-open connection, with one round trip of two
+    /// status statements (8 statements per second per master at the default). Default 250 ms.
+    /// </summary>
+    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>How long one probe may take before the master's status counts as unknown (the shard closes). Default 1 s.</summary>
-    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How often each master of a closed (or light-only) shard is probed until the shard reopens, so that the end
+    /// of the stress is seen soon after it happens (20 statements per second per master of that shard at the
+    /// default). A value above <see cref="ProbeInterval"/> is taken as <see cref="ProbeInterval"/>. Default 100 ms.
+    /// </summary>
+    public TimeSpan RecoveryProbeInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// How long one probe may take before the master's status counts as unknown and its shard closes: a server
+    /// that does not answer a status read within this long is hung or badly overloaded, and is treated as such at
+    /// once rather than at the end of a long timeout. Keep it well above a healthy probe's round trip (about 1 ms on
+    /// a local network). Default 150 ms.
+    /// </summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(150);
 
     /// <summary>How long every signal of a closed shard must stay below its low-water mark before it reopens. Default 5 s.</summary>
     public TimeSpan HoldTime { get; set; } = TimeSpan.FromSeconds(5);

@@ -9,6 +9,7 @@ namespace OfflineTasks.Gate;
 /// </summary>
 internal sealed record GateSettings(
     TimeSpan ProbeInterval,
+    TimeSpan RecoveryProbeInterval,
     TimeSpan ProbeTimeout,
     TimeSpan LeaderLease,
     TimeSpan StaleAfter,
@@ -39,6 +40,7 @@ internal sealed record GateSettings(
         }
 
         Positive(nameof(options.ProbeInterval), options.ProbeInterval);
+        Positive(nameof(options.RecoveryProbeInterval), options.RecoveryProbeInterval);
         Positive(nameof(options.ProbeTimeout), options.ProbeTimeout);
         NotNegative(nameof(options.HoldTime), options.HoldTime);
         Positive(nameof(options.LeaderLease), options.LeaderLease);
@@ -151,6 +153,7 @@ internal sealed record GateSettings(
 
         return (new GateSettings(
             options.ProbeInterval,
+            options.RecoveryProbeInterval < options.ProbeInterval ? options.RecoveryProbeInterval : options.ProbeInterval,
             options.ProbeTimeout,
             options.LeaderLease,
             options.StaleAfter,

@@ -19,11 +19,11 @@ internal sealed class GateSettingsMonitor : ReloadableSettings<GateOptions, Gate
 
     // Records compare their lists by reference; compare what matters by value.
     protected override bool Same(GateSettings a, GateSettings b) =>
-        a.ProbeInterval == b.ProbeInterval && a.ProbeTimeout == b.ProbeTimeout && a.LeaderLease == b.LeaderLease && a.StaleAfter == b.StaleAfter
+        a.ProbeInterval == b.ProbeInterval && a.RecoveryProbeInterval == b.RecoveryProbeInterval && a.ProbeTimeout == b.ProbeTimeout && a.LeaderLease == b.LeaderLease && a.StaleAfter == b.StaleAfter
         && a.ParkingDeadline == b.ParkingDeadline && a.Ramp == b.Ramp && a.Shards.Count == b.Shards.Count
         && a.Shards.All(s => b.Shards.TryGetValue(s.Key, out var other) && s.Value.Thresholds == other.Thresholds && s.Value.HoldTime == other.HoldTime
             && s.Value.WhenDegraded == other.WhenDegraded && s.Value.Masters.SequenceEqual(other.Masters));
 
     protected override string Describe(GateSettings settings) =>
-        $"probe every {settings.ProbeInterval}, timeout {settings.ProbeTimeout}, {settings.Shards.Count} shards ({string.Join(", ", settings.Shards.Keys)})";
+        $"probe every {settings.ProbeInterval} ({settings.RecoveryProbeInterval} while closed), timeout {settings.ProbeTimeout}, {settings.Shards.Count} shards ({string.Join(", ", settings.Shards.Keys)})";
 }

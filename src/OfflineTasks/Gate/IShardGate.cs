@@ -63,4 +63,7 @@ public sealed class ShardClosedException : Exception
 
     /// <summary>The decision that closed the shard.</summary>
     public ShardDecision Decision { get; }
+
+    /// <summary>Thrown by OfflineTasks' own check just before the job's code starts, rather than at a checkpoint in it.</summary>
+    internal bool BeforeStart { get; init; }
 }

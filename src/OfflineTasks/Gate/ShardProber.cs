@@ -6,17 +6,24 @@ using OfflineTasks.Gate.MySql;
 using OfflineTasks.Internal;
 using OfflineTasks.Telemetry;
 using Polly;
-using Polly.CircuitBreaker;
 using Polly.Timeout;
 
 namespace OfflineTasks.Gate;
 
 /// <summary>
-/// Probes every master of every shard once per <see cref="GateOptions.ProbeInterval"/> and writes each shard's
-/// state for the whole fleet. Every worker process runs one, but only the holder of the fleet's <c>prober</c> role
-/// (a lease in PostgreSQL) probes, so the load on MySQL does not grow with processes or slots; when the holder
-/// dies, another process takes over once the lease has expired.
+/// Probes every master of every shard and writes each shard's state for the whole fleet. Every worker process runs
+/// one, but only the holder of the fleet's <c>prober</c> role (a lease in PostgreSQL) probes, so the load on MySQL
+/// does not grow with processes or slots; when the holder dies, another process takes over once the lease has
+/// expired.
 /// </summary>
+/// <remarks>
+/// Each shard has its own schedule: an open shard's masters are probed every <see cref="GateOptions.ProbeInterval"/>,
+/// a closed or light-only one's every <see cref="GateOptions.RecoveryProbeInterval"/> (so the end of a stress is
+/// seen soon after it ends), and a round is also held at the exact moment a calm shard's hold time runs out, so it
+/// reopens then and not up to a round later. A round probes only the shards that are due. A master that does not
+/// answer within <see cref="GateOptions.ProbeTimeout"/> counts as unknown in that round (its shard closes); one that
+/// failed is probed again on the next round, with no pause, so its recovery is seen at once.
+/// </remarks>
 internal sealed class ShardProber : LeaderService
 {
     internal const string Role = "prober";
@@ -30,8 +37,10 @@ internal sealed class ShardProber : LeaderService
     private readonly OperationsNotifier? _notifier;
     private readonly Dictionary<string, Probe> _probes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ShardPolicyState> _states = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _due = new(StringComparer.Ordinal);
     private GateSettings? _probesBuiltFor;
     private GateSettings _round;
+    private bool _ledLastRound;
 
     public ShardProber(IShardStateStore store, GateSettingsMonitor settings, IMySqlStatusClientFactory clients, TimeProvider time, ILogger<ShardProber> logger,
         OfflineTasksMetrics? metrics = null, OperationsNotifier? notifier = null)
@@ -51,21 +60,40 @@ internal sealed class ShardProber : LeaderService
         return (_round.ProbeInterval, _round.LeaderLease, _round.Shards.Count > 0);
     }
 
+    /// <summary>While leading, the next round is when the first shard is due; otherwise a probe interval.</summary>
+    protected override TimeSpan NextRoundIn(TimeSpan interval, TimeSpan elapsed)
+    {
+        if (!_ledLastRound || _due.Count == 0)
+        {
+            return interval - elapsed;
+        }
+
+        var next = _due.Values.Min() - Time.GetUtcNow();
+        return next < interval - elapsed ? next : interval - elapsed;
+    }
+
     protected override void RoundFailed(Exception e) =>
         Logger.LogWarning("Probe round failed; shard states go stale (and close) if this lasts {StaleAfter}: {Error}", _round.StaleAfter, e.Message);
 
     // Not leading: hold no connection to any MySQL server.
-    protected override Task FollowAsync(CancellationToken cancellationToken) => CloseProbesAsync();
+    protected override Task FollowAsync(CancellationToken cancellationToken)
+    {
+        _ledLastRound = false;
+        _due.Clear();
+        return CloseProbesAsync();
+    }
 
     protected override Task OnStoppedAsync() => CloseProbesAsync();
 
     protected override async Task<bool> LeadAsync(bool tookOver, CancellationToken stopping)
     {
         var settings = _round;
+        _ledLastRound = false;
         if (tookOver)
         {
             // Carry on the hysteresis where the previous prober left it.
             _states.Clear();
+            _due.Clear();
             var stored = await _store.ReadStatesAsync(stopping).ConfigureAwait(false);
             foreach (var state in stored.States)
             {
@@ -76,7 +104,9 @@ internal sealed class ShardProber : LeaderService
         }
 
         await EnsureProbesAsync(settings).ConfigureAwait(false);
-        var samples = await Task.WhenAll(_probes.Values.Select(p => p.RunAsync(Time, stopping))).ConfigureAwait(false);
+        var started = Time.GetUtcNow();
+        var due = settings.Shards.Values.Where(shard => !_due.TryGetValue(shard.Name, out var at) || at <= started + DueSlack).ToList();
+        var samples = await Task.WhenAll(due.SelectMany(shard => shard.Masters).Select(m => _probes[m.Name].RunAsync(Time, stopping))).ConfigureAwait(false);
         var now = Time.GetUtcNow();
         if (_metrics is not null)
         {
@@ -86,10 +116,9 @@ internal sealed class ShardProber : LeaderService
             }
         }
 
-
         var writes = new List<ShardStateWrite>(settings.Shards.Count);
         var events = new List<ShardEvent>();
-        foreach (var shard in settings.Shards.Values)
+        foreach (var shard in due)
         {
             var mine = samples.Where(s => s.Master.Shard == shard.Name).ToList();
             var previous = _states.GetValueOrDefault(shard.Name);
@@ -97,6 +126,7 @@ internal sealed class ShardProber : LeaderService
                 ? ShardPolicy.Evaluate(new ShardPolicyState(ShardMode.Open, "first probe: no signal at its high-water mark", now, null, null), shard, mine, now)
                 : ShardPolicy.Evaluate(previous, shard, mine, now);
             Record(shard.Name, previous, next, now, writes, events, ShardPolicyJson.Signals(mine));
+            _due[shard.Name] = NextProbe(settings, shard, next, started);
         }
 
         // A shard removed from the configuration stays in the table, closed: jobs of it that are still parked or
@@ -113,8 +143,11 @@ internal sealed class ShardProber : LeaderService
 
         if (!await _store.WriteStatesAsync(Role, Id, settings.LeaderLease, writes, events, stopping).ConfigureAwait(false))
         {
+            _due.Clear();
             return false;
         }
+
+        _ledLastRound = true;
 
         foreach (var e in events.Where(e => e.From is not null || e.To != ShardMode.Open))
         {
@@ -130,6 +163,24 @@ internal sealed class ShardProber : LeaderService
         }
 
         return true;
+    }
+
+    /// <summary>A shard due within this much of a round's start is probed in it rather than in a round of its own just after.</summary>
+    private static readonly TimeSpan DueSlack = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// When <paramref name="shard"/> is probed next: a probe interval after this round started while it is open; a
+    /// recovery interval while it is closed or light-only, or at the moment its hold time runs out if that is sooner.
+    /// </summary>
+    private static DateTimeOffset NextProbe(GateSettings settings, ShardSettings shard, ShardPolicyState state, DateTimeOffset roundStarted)
+    {
+        if (state.Mode == ShardMode.Open)
+        {
+            return roundStarted + settings.ProbeInterval;
+        }
+
+        var next = roundStarted + settings.RecoveryProbeInterval;
+        return state.CalmSince is { } calm && calm + shard.HoldTime < next ? calm + shard.HoldTime : next;
     }
 
     private void Record(string shard, ShardPolicyState? previous, ShardPolicyState next, DateTimeOffset now, List<ShardStateWrite> writes, List<ShardEvent> events,
@@ -169,6 +220,7 @@ internal sealed class ShardProber : LeaderService
         }
 
         await CloseProbesAsync().ConfigureAwait(false);
+        _due.Clear();
         foreach (var shard in settings.Shards.Values)
         {
             foreach (var master in shard.Masters)
@@ -191,28 +243,23 @@ internal sealed class ShardProber : LeaderService
         _probesBuiltFor = null;
     }
 
-    /// <summary>One master's client behind a timeout and a circuit breaker: a hung server costs at most the timeout, and a dead one is not hammered.</summary>
+    /// <summary>
+    /// One master's client behind a timeout: a hung or stalled server costs at most the probe timeout and counts as
+    /// unknown. There is no circuit breaker: a master that failed is probed again on the next round, so its recovery
+    /// is seen at once; against a dead master that is one refused connection per round, and against a hung one
+    /// the client keeps a single read outstanding (it does not open more connections).
+    /// </summary>
     private sealed class Probe : IAsyncDisposable
     {
         private readonly MySqlEndpoint _master;
         private readonly IMySqlStatusClient _client;
         private readonly ResiliencePipeline<MySqlServerStatus> _pipeline;
-        private MasterSample? _lastFailure;
 
         public Probe(MySqlEndpoint master, IMySqlStatusClient client, GateSettings settings, TimeProvider time)
         {
             _master = master;
             _client = client;
-            var pause = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(500).Ticks, settings.ProbeInterval.Ticks * 2));
             _pipeline = new ResiliencePipelineBuilder<MySqlServerStatus> { TimeProvider = time }
-                .AddCircuitBreaker(new CircuitBreakerStrategyOptions<MySqlServerStatus>
-                {
-                    FailureRatio = 1.0,
-                    MinimumThroughput = 3,
-                    SamplingDuration = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, settings.ProbeInterval.Ticks * 5)),
-                    BreakDuration = pause,
-                    ShouldHandle = new PredicateBuilder<MySqlServerStatus>().Handle<MySqlStatusException>().Handle<TimeoutRejectedException>(),
-                })
                 .AddTimeout(settings.ProbeTimeout)
                 .Build();
         }
@@ -225,35 +272,21 @@ internal sealed class ShardProber : LeaderService
             {
                 var status = await _pipeline.ExecuteAsync(static async (client, ct) => await client.ReadStatusAsync(ct).ConfigureAwait(false), _client, stopping)
                     .ConfigureAwait(false);
-                _lastFailure = null;
                 return MasterSample.Read(_master, at, Stopwatch.GetElapsedTime(started), status);
             }
             catch (MySqlStatusException e)
             {
-                return Failed(MasterSample.Failed(_master, at, Stopwatch.GetElapsedTime(started), e.Failure, e.Message, e.ErrorCode));
+                return MasterSample.Failed(_master, at, Stopwatch.GetElapsedTime(started), e.Failure, e.Message, e.ErrorCode);
             }
             catch (TimeoutRejectedException e)
             {
-                return Failed(MasterSample.Failed(_master, at, Stopwatch.GetElapsedTime(started), MySqlStatusFailure.Timeout,
-                    $"{_master}: no answer within the probe timeout of {e.Timeout.TotalSeconds:0.###} s"));
-            }
-            catch (BrokenCircuitException)
-            {
-                // Not probed this round: the last failure still stands.
-                var last = _lastFailure;
-                return MasterSample.Failed(_master, at, TimeSpan.Zero, last?.Failure ?? MySqlStatusFailure.Other,
-                    (last?.Error ?? $"{_master}: failing") + " (probing paused by the circuit breaker)", last?.ErrorCode);
+                return MasterSample.Failed(_master, at, Stopwatch.GetElapsedTime(started), MySqlStatusFailure.Timeout,
+                    $"{_master}: no answer within the probe timeout of {e.Timeout.TotalMilliseconds:0} ms");
             }
             catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
             {
-                return Failed(MasterSample.Failed(_master, at, Stopwatch.GetElapsedTime(started), MySqlStatusFailure.Other, $"{_master}: {e.Message}"));
+                return MasterSample.Failed(_master, at, Stopwatch.GetElapsedTime(started), MySqlStatusFailure.Other, $"{_master}: {e.Message}");
             }
-        }
-
-        private MasterSample Failed(MasterSample sample)
-        {
-            _lastFailure = sample;
-            return sample;
         }
 
         public ValueTask DisposeAsync() => _client.DisposeAsync();

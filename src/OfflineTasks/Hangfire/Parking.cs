@@ -16,17 +16,19 @@ internal static class Parking
     /// job has no shard.
     /// </summary>
     /// <exception cref="FormatException">The attribute's format does not fit the job's arguments.</exception>
-    public static JobShard? ShardOf(ElectStateContext context, bool readParameter)
+    public static JobShard? ShardOf(ElectStateContext context, bool readParameter) =>
+        ShardOf(context.BackgroundJob.Job, readParameter ? () => context.GetJobParameter<ShardParameter>(JobShard.Parameter, allowStale: true) : null);
+
+    /// <summary>The shard of <paramref name="job"/>: from its attribute, else from the parameter <paramref name="readParameter"/> reads (if given).</summary>
+    /// <exception cref="FormatException">The attribute's format does not fit the job's arguments.</exception>
+    public static JobShard? ShardOf(global::Hangfire.Common.Job? job, Func<ShardParameter?>? readParameter)
     {
-        var job = context.BackgroundJob.Job;
         if (job is not null && JobShard.FromAttribute(job) is { } shard)
         {
             return shard;
         }
 
-        return readParameter && context.GetJobParameter<ShardParameter>(JobShard.Parameter, allowStale: true) is { Shard.Length: > 0 } given
-            ? new JobShard(given.Shard, given.Light)
-            : null;
+        return readParameter?.Invoke() is { Shard.Length: > 0 } given ? new JobShard(given.Shard, given.Light) : null;
     }
 
     /// <summary>The Parked state for the job being elected, with its park count and deadline brought up to date.</summary>
@@ -37,7 +39,7 @@ internal static class Parking
     /// <param name="reason">Why the shard is closed.</param>
     /// <param name="reasonKind">The kind of reason (a metric tag).</param>
     /// <param name="queue">The queue to release it to, when the election knows it; else it is looked up.</param>
-    /// <param name="where">creation, enqueue, processing or checkpoint.</param>
+    /// <param name="where">creation, enqueue, processing, start or checkpoint.</param>
     public static ParkedState Park(ElectStateContext context, GateBinding? binding, string shard, bool light, string reason, string reasonKind, string? queue,
         string where)
     {
@@ -51,7 +53,12 @@ internal static class Parking
             context.SetJobParameter(ParkingRecord.Parameter, record);
         }
 
-        var text = where == "checkpoint" ? "stopped at a checkpoint: " + reason : reason;
+        var text = where switch
+        {
+            "checkpoint" => "stopped at a checkpoint: " + reason,
+            "start" => "stopped just before it started: " + reason,
+            _ => reason,
+        };
         var deadline = binding?.Gate.Settings.ParkingDeadline;
         var parkedFor = now - record.FirstParkedAt;
         var late = deadline is { } d && parkedFor > d;

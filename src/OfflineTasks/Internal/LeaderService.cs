@@ -54,6 +54,9 @@ internal abstract class LeaderService : IHostedService, IAsyncDisposable
     /// <summary>Logs a failed round (the loop goes on).</summary>
     protected abstract void RoundFailed(Exception e);
 
+    /// <summary>How long to wait before the next round, given the round's interval and how long the round took. Default: the rest of the interval.</summary>
+    protected virtual TimeSpan NextRoundIn(TimeSpan interval, TimeSpan elapsed) => interval - elapsed;
+
     /// <summary>Releases what the service holds, after the loop has stopped.</summary>
     protected virtual Task OnStoppedAsync() => Task.CompletedTask;
 
@@ -123,7 +126,7 @@ internal abstract class LeaderService : IHostedService, IAsyncDisposable
                 RoundFailed(e);
             }
 
-            var wait = interval - Time.GetElapsedTime(started);
+            var wait = NextRoundIn(interval, Time.GetElapsedTime(started));
             if (wait > TimeSpan.Zero)
             {
                 try

@@ -39,7 +39,7 @@ internal sealed class OfflineTasksMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 300, 1800] });
         // Counted in the process and observed at collection: one Interlocked add per job instead of a tagged measurement.
         _meter.CreateObservableCounter("offlinetasks.jobs.performed", ObservePerformed, "{job}", "Job performances ended in this process, by outcome: succeeded, failed, parked.");
-        _parked = _meter.CreateCounter<long>("offlinetasks.jobs.parked", "{job}", "Jobs parked by this process, by shard, reason kind and where (creation, enqueue, processing, checkpoint).");
+        _parked = _meter.CreateCounter<long>("offlinetasks.jobs.parked", "{job}", "Jobs parked by this process, by shard, reason kind and where (creation, enqueue, processing, start, checkpoint).");
         _released = _meter.CreateCounter<long>("offlinetasks.jobs.released", "{job}", "Parked jobs moved back to their queue by the releaser, by shard.");
         _deadlineExceeded = _meter.CreateCounter<long>("offlinetasks.jobs.park_deadline_exceeded", "{job}", "Jobs found parked for longer than the parking deadline, by shard.");
         _probeDuration = _meter.CreateHistogram<double>("offlinetasks.probe.duration", "s", "One status read of a MySQL master (the prober, on the leader).",

@@ -38,13 +38,16 @@ internal sealed class MySqlStatusClient : IMySqlStatusClient
     private readonly string _connectionString;
     private readonly TimeSpan _stepTimeout;
     private readonly TimeSpan _driverTimeout;
+    private readonly IReadOnlyList<string> _statusStatements;
     private readonly IReadOnlyList<string> _replicationStatements;
     private readonly SerialOperations _operations = new();
 
     // Touched only by the operation SerialOperations is running.
     private MySqlConnection? _connection;
     private Task? _abandoned;
+    private int _statusStatement;
     private int _replicationStatement;
+    private string? _batch; // both statements that worked, sent together; null until they are known
 
     private bool _disposed;
 
@@ -53,14 +56,20 @@ internal sealed class MySqlStatusClient : IMySqlStatusClient
     {
     }
 
-    /// <summary>Creates a client that tries <paramref name="replicationStatements"/> (in order) to list replication channels.</summary>
-    internal MySqlStatusClient(MySqlEndpoint endpoint, IReadOnlyList<string> replicationStatements)
+    /// <summary>
+    /// Creates a client that tries <paramref name="replicationStatements"/> (in order) to list replication channels,
+    /// and <paramref name="statusStatements"/> (default <see cref="MySqlStatusQueries.Status"/>) to read the status variables.
+    /// </summary>
+    internal MySqlStatusClient(MySqlEndpoint endpoint, IReadOnlyList<string> replicationStatements, IReadOnlyList<string>? statusStatements = null)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(replicationStatements);
+        statusStatements ??= MySqlStatusQueries.Status;
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(endpoint.Timeout, TimeSpan.Zero, nameof(endpoint));
         ArgumentOutOfRangeException.ThrowIfZero(replicationStatements.Count, nameof(replicationStatements));
+        ArgumentOutOfRangeException.ThrowIfZero(statusStatements.Count, nameof(statusStatements));
         _endpoint = endpoint;
+        _statusStatements = statusStatements;
         _replicationStatements = replicationStatements;
         var seconds = (int)Math.Clamp(Math.Ceiling(endpoint.Timeout.TotalSeconds), 1, MaxTimeoutSeconds);
         _driverTimeout = TimeSpan.FromSeconds(seconds);
@@ -70,6 +79,12 @@ internal sealed class MySqlStatusClient : IMySqlStatusClient
 
     /// <summary>The replication statement the next read tries first: the one that worked last.</summary>
     internal string ReplicationStatement => _replicationStatements[_replicationStatement];
+
+    /// <summary>The status statement the next read tries first: the one that worked last.</summary>
+    internal string StatusStatement => _statusStatements[_statusStatement];
+
+    /// <summary>Whether reads send both statements in one round trip (once a read has found the forms the server answers).</summary>
+    internal bool Batched => _batch is not null;
 
     /// <summary>
     /// The MySqlConnector connection string for <paramref name="endpoint"/> (with its password), every timeout
@@ -150,12 +165,36 @@ internal sealed class MySqlStatusClient : IMySqlStatusClient
             }
 
             var connection = _connection;
-            var globalStatus = await QueryAsync(connection, MySqlStatusQueries.GlobalStatus).ConfigureAwait(false);
+            if (_batch is { } batch)
+            {
+                // The usual read: both statements in one round trip, two result sets.
+                IReadOnlyList<IReadOnlyList<MySqlRow>> results;
+                try
+                {
+                    results = await QueryAsync(connection, batch).ConfigureAwait(false);
+                }
+                catch (MySqlStatusException e) when (e.ErrorCode is not null)
+                {
+                    _batch = null; // the server answered with an error (upgraded, or a privilege gone): find the forms again next time
+                    throw;
+                }
+
+                if (results.Count != 2)
+                {
+                    throw new MySqlStatusException(_endpoint.ToString(), MySqlStatusFailure.Unreadable, null, $"{batch}: {results.Count} result sets, not 2");
+                }
+
+                return MySqlStatusParser.Parse(_endpoint.ToString(), results[0], results[1]);
+            }
+
+            // The first read: one statement at a time, until the forms this server answers are known.
+            var status = await QueryFirstWorkingAsync(connection, _statusStatements, IsUnknownStatusForm, () => _statusStatement, i => _statusStatement = i).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
-            var variables = await QueryAsync(connection, MySqlStatusQueries.Variables).ConfigureAwait(false);
-            cancellationToken.ThrowIfCancellationRequested();
-            var replication = await QueryReplicationAsync(connection).ConfigureAwait(false);
-            return MySqlStatusParser.Parse(_endpoint.ToString(), globalStatus, variables, replication);
+            var replication = await QueryFirstWorkingAsync(connection, _replicationStatements, e => e.ErrorCode == (int)MySqlErrorCode.ParseError,
+                () => _replicationStatement, i => _replicationStatement = i).ConfigureAwait(false);
+            var parsed = MySqlStatusParser.Parse(_endpoint.ToString(), status, replication);
+            _batch = $"{StatusStatement};\n{ReplicationStatement}";
+            return parsed;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -183,34 +222,41 @@ internal sealed class MySqlStatusClient : IMySqlStatusClient
             ? Task.FromException(new FileNotFoundException("no such Unix socket", socket))
             : connection.OpenAsync(CancellationToken.None);
 
-    /// <summary>Runs the replication statement that worked last; falls back to the other forms when the server does not know it.</summary>
-    private async Task<IReadOnlyList<MySqlRow>> QueryReplicationAsync(MySqlConnection connection)
+    /// <summary>
+    /// Runs the statement of <paramref name="candidates"/> that worked last; falls back to the others (in order) while
+    /// the server answers that it does not know a form (<paramref name="unknownForm"/>), and remembers the one that worked.
+    /// </summary>
+    private async Task<IReadOnlyList<MySqlRow>> QueryFirstWorkingAsync(MySqlConnection connection, IReadOnlyList<string> candidates,
+        Func<MySqlStatusException, bool> unknownForm, Func<int> current, Action<int> remember)
     {
-        var candidates = _replicationStatements;
         for (var attempt = 0; ; attempt++)
         {
-            var index = (_replicationStatement + attempt) % candidates.Count;
+            var index = (current() + attempt) % candidates.Count;
             try
             {
-                var rows = await QueryAsync(connection, candidates[index]).ConfigureAwait(false);
-                _replicationStatement = index;
-                return rows;
+                var results = await QueryAsync(connection, candidates[index]).ConfigureAwait(false);
+                remember(index);
+                return results.Count > 0 ? results[0] : [];
             }
-            catch (MySqlStatusException e) when (e.ErrorCode == (int)MySqlErrorCode.ParseError && attempt < candidates.Count - 1)
+            catch (MySqlStatusException e) when (unknownForm(e) && attempt < candidates.Count - 1)
             {
             }
         }
     }
 
-    private async Task<IReadOnlyList<MySqlRow>> QueryAsync(MySqlConnection connection, string sql)
+    /// <summary>A server without the status table answers a syntax error, an unknown table (1109, 1146) or a disabled feature (MySQL 5.7's 3167).</summary>
+    private static bool IsUnknownStatusForm(MySqlStatusException e) =>
+        e.ErrorCode is (int)MySqlErrorCode.ParseError or (int)MySqlErrorCode.UnknownTable or (int)MySqlErrorCode.NoSuchTable or 3167;
+
+    private async Task<IReadOnlyList<IReadOnlyList<MySqlRow>>> QueryAsync(MySqlConnection connection, string sql)
     {
         var query = ReadRowsAsync(connection, sql);
         await StepAsync(connection, query).ConfigureAwait(false);
         return await query.ConfigureAwait(false);
     }
 
-    /// <summary>Runs <paramref name="sql"/> and returns its rows as invariant text.</summary>
-    private async Task<IReadOnlyList<MySqlRow>> ReadRowsAsync(MySqlConnection connection, string sql)
+    /// <summary>Runs <paramref name="sql"/> (one statement or several) and returns the rows of each result set as invariant text.</summary>
+    private async Task<IReadOnlyList<IReadOnlyList<MySqlRow>>> ReadRowsAsync(MySqlConnection connection, string sql)
     {
         var command = connection.CreateCommand();
         await using (command.ConfigureAwait(false))
@@ -219,25 +265,32 @@ internal sealed class MySqlStatusClient : IMySqlStatusClient
             var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
-                var columns = new string[reader.FieldCount];
-                for (var i = 0; i < columns.Length; i++)
+                var results = new List<IReadOnlyList<MySqlRow>>(2);
+                do
                 {
-                    columns[i] = reader.GetName(i);
-                }
-
-                var rows = new List<MySqlRow>();
-                var values = new string?[columns.Length];
-                while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
-                {
-                    for (var i = 0; i < values.Length; i++)
+                    var columns = new string[reader.FieldCount];
+                    for (var i = 0; i < columns.Length; i++)
                     {
-                        values[i] = Value(reader, i, sql, columns[i]);
+                        columns[i] = reader.GetName(i);
                     }
 
-                    rows.Add(new MySqlRow(columns, values));
-                }
+                    var rows = new List<MySqlRow>();
+                    var values = new string?[columns.Length];
+                    while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+                    {
+                        for (var i = 0; i < values.Length; i++)
+                        {
+                            values[i] = Value(reader, i, sql, columns[i]);
+                        }
 
-                return rows;
+                        rows.Add(new MySqlRow(columns, values));
+                    }
+
+                    results.Add(rows);
+                }
+                while (await reader.NextResultAsync(CancellationToken.None).ConfigureAwait(false));
+
+                return results;
             }
         }
     }

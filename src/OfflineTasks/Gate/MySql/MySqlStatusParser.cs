@@ -3,7 +3,7 @@ using System.Globalization;
 namespace OfflineTasks.Gate.MySql;
 
 /// <summary>
-/// Turns the rows of the three status statements (<see cref="MySqlStatusQueries"/>) into a
+/// Turns the rows of the two status statements (<see cref="MySqlStatusQueries"/>) into a
 /// <see cref="MySqlServerStatus"/>. Reads both the MariaDB / MySQL 5.x columns (<c>Slave_IO_Running</c>,
 /// <c>Seconds_Behind_Master</c>, <c>Master_Host</c>, …) and MySQL 8.0.22+'s (<c>Replica_IO_Running</c>,
 /// <c>Seconds_Behind_Source</c>, <c>Source_Host</c>, …). A missing or unreadable value that the status needs
@@ -14,31 +14,24 @@ internal static class MySqlStatusParser
     /// <summary>The probe's own connection, counted in <c>Threads_connected</c>.</summary>
     private const long OwnConnections = 1;
 
-    /// <summary>The probe's own <c>SHOW GLOBAL STATUS</c>, counted in <c>Threads_running</c> while it runs.</summary>
+    /// <summary>The probe's own status statement, counted in <c>Threads_running</c> while it runs.</summary>
     private const long OwnRunningStatements = 1;
 
-    private const string GlobalStatusSource = "SHOW GLOBAL STATUS";
-    private const string VariablesSource = "SELECT @@GLOBAL.max_connections, @@GLOBAL.read_only";
+    private const string StatusSource = "The status statement";
     private const string ReplicationSource = "The replication status";
 
-    public static MySqlServerStatus Parse(
-        string endpoint,
-        IReadOnlyList<MySqlRow> globalStatus,
-        IReadOnlyList<MySqlRow> variables,
-        IReadOnlyList<MySqlRow> replication)
+    /// <summary>
+    /// Reads <paramref name="status"/>, rows of <c>Variable_name</c> and <c>Value</c> (names in any case) for
+    /// <c>Threads_connected</c>, <c>Threads_running</c>, <c>max_connections</c> and <c>read_only</c>, and
+    /// <paramref name="replication"/>, one row per replication channel.
+    /// </summary>
+    public static MySqlServerStatus Parse(string endpoint, IReadOnlyList<MySqlRow> status, IReadOnlyList<MySqlRow> replication)
     {
-        var status = StatusVariables(endpoint, globalStatus);
-        var threadsConnected = Integer(endpoint, "Threads_connected", Required(endpoint, GlobalStatusSource, status, "Threads_connected"));
-        var threadsRunning = Integer(endpoint, "Threads_running", Required(endpoint, GlobalStatusSource, status, "Threads_running"));
-
-        if (variables.Count == 0)
-        {
-            throw Unreadable(endpoint, $"{VariablesSource} returned no row");
-        }
-
-        var settings = variables[0];
-        var maxConnections = Integer(endpoint, "max_connections", Required(endpoint, VariablesSource, settings, "max_connections", "@@GLOBAL.max_connections"));
-        var readOnly = Boolean(endpoint, "read_only", Required(endpoint, VariablesSource, settings, "read_only", "@@GLOBAL.read_only"));
+        var values = StatusVariables(endpoint, status);
+        var threadsConnected = Integer(endpoint, "Threads_connected", Required(endpoint, StatusSource, values, "Threads_connected"));
+        var threadsRunning = Integer(endpoint, "Threads_running", Required(endpoint, StatusSource, values, "Threads_running"));
+        var maxConnections = Integer(endpoint, "max_connections", Required(endpoint, StatusSource, values, "max_connections"));
+        var readOnly = Boolean(endpoint, "read_only", Required(endpoint, StatusSource, values, "read_only"));
 
         var channels = new List<ReplicationChannelStatus>(replication.Count);
         foreach (var row in replication)
@@ -88,8 +81,8 @@ internal static class MySqlStatusParser
         var values = new List<string?>(rows.Count);
         foreach (var row in rows)
         {
-            names.Add(Required(endpoint, GlobalStatusSource, row, "Variable_name") ?? string.Empty);
-            values.Add(Required(endpoint, GlobalStatusSource, row, "Value"));
+            names.Add(Required(endpoint, StatusSource, row, "Variable_name") ?? string.Empty);
+            values.Add(Required(endpoint, StatusSource, row, "Value"));
         }
 
         return new MySqlRow(names, values);

@@ -71,6 +71,25 @@ public sealed class MySqlStatusClientTests
     }
 
     [Fact]
+    public async Task Falls_back_to_the_status_table_the_server_has_then_reads_both_statements_in_one_round_trip()
+    {
+        // As MySQL 8 answers a query of information_schema.GLOBAL_STATUS: an unknown table.
+        await using var client = new MySqlStatusClient(SharedMariaDbPair.Endpoint("a", Timeout), MySqlStatusQueries.ReplicationStatus,
+            ["SELECT VARIABLE_NAME AS Variable_name, VARIABLE_VALUE AS Value FROM information_schema.NO_SUCH_STATUS", MySqlStatusQueries.Status[0]]);
+        Assert.False(client.Batched);
+
+        var first = await client.ReadStatusAsync(CancellationToken.None);
+
+        Assert.Equal(MySqlStatusQueries.Status[0], client.StatusStatement);
+        Assert.True(client.Batched);
+        var second = await client.ReadStatusAsync(CancellationToken.None);
+        Assert.Equal(first.MaxConnections, second.MaxConnections);
+        Assert.True(second.MaxConnections > 0);
+        Assert.Single(second.Replication);
+        Assert.True(second.Replication[0].IoRunning && second.Replication[0].SqlRunning);
+    }
+
+    [Fact]
     public async Task A_server_that_knows_no_replication_statement_is_an_error_with_its_number()
     {
         await using var client = new MySqlStatusClient(SharedMariaDbPair.Endpoint("a", Timeout), ["SHOW NO SUCH STATUS", "SHOW NOR THIS STATUS"]);

@@ -297,7 +297,7 @@ public sealed class MySqlStatusParserTests
     [Fact]
     public void A_server_that_replicates_from_nobody_has_no_channels()
     {
-        var status = MySqlStatusParser.Parse(Endpoint, RecordedRows.GlobalStatus(12, 3), RecordedRows.Variables("151", "0"), []);
+        var status = MySqlStatusParser.Parse(Endpoint, RecordedRows.Status(12, 3, "151", "0"), []);
 
         Assert.Empty(status.Replication);
         Assert.Equal(new MySqlServerStatus(11, 2, 151, false, status.Replication), status);
@@ -309,7 +309,7 @@ public sealed class MySqlStatusParserTests
     [InlineData(250, 17, 249, 16)]
     public void The_probes_own_connection_and_statement_are_not_counted(long connected, long running, long expectedConnected, long expectedRunning)
     {
-        var status = MySqlStatusParser.Parse(Endpoint, RecordedRows.GlobalStatus(connected, running), RecordedRows.Variables("100", "OFF"), []);
+        var status = MySqlStatusParser.Parse(Endpoint, RecordedRows.Status(connected, running, "100", "OFF"), []);
 
         Assert.Equal(expectedConnected, status.ThreadsConnected);
         Assert.Equal(expectedRunning, status.ThreadsRunning);
@@ -322,17 +322,23 @@ public sealed class MySqlStatusParserTests
     [InlineData("OFF", false)]
     public void Reads_read_only_as_a_number_or_a_word(string value, bool expected)
     {
-        var status = MySqlStatusParser.Parse(Endpoint, RecordedRows.GlobalStatus(5, 2), RecordedRows.Variables("100", value), []);
+        var status = MySqlStatusParser.Parse(Endpoint, RecordedRows.Status(5, 2, "100", value), []);
 
         Assert.Equal(expected, status.ReadOnly);
     }
 
     [Fact]
-    public void Reads_the_variables_under_their_unaliased_names_too()
+    public void Reads_the_status_names_in_any_case()
     {
-        var variables = new MySqlRow(("@@GLOBAL.max_connections", "2000"), ("@@GLOBAL.read_only", "1"));
+        var rows = new[]
+        {
+            new MySqlRow(("Variable_name", "Threads_connected"), ("Value", "5")),
+            new MySqlRow(("Variable_name", "Threads_running"), ("Value", "2")),
+            new MySqlRow(("Variable_name", "MAX_CONNECTIONS"), ("Value", "2000")),
+            new MySqlRow(("Variable_name", "read_only"), ("Value", "1")),
+        };
 
-        var status = MySqlStatusParser.Parse(Endpoint, RecordedRows.GlobalStatus(5, 2), [variables], []);
+        var status = MySqlStatusParser.Parse(Endpoint, rows, []);
 
         Assert.Equal(2000, status.MaxConnections);
         Assert.True(status.ReadOnly);
@@ -341,9 +347,9 @@ public sealed class MySqlStatusParserTests
     [Fact]
     public void A_missing_Threads_connected_is_an_unreadable_answer_that_names_it()
     {
-        var onlyRunning = new[] { new MySqlRow(("Variable_name", "Threads_running"), ("Value", "3")) };
+        var withoutConnected = RecordedRows.Status(5, 3).Skip(1).ToList();
 
-        var e = Assert.Throws<MySqlStatusException>(() => MySqlStatusParser.Parse(Endpoint, onlyRunning, RecordedRows.Variables("100", "0"), []));
+        var e = Assert.Throws<MySqlStatusException>(() => MySqlStatusParser.Parse(Endpoint, withoutConnected, []));
 
         Assert.Equal(MySqlStatusFailure.Unreadable, e.Failure);
         Assert.Equal(Endpoint, e.Endpoint);
@@ -355,7 +361,7 @@ public sealed class MySqlStatusParserTests
     public void A_value_that_is_not_a_number_is_an_unreadable_answer_that_names_it()
     {
         var e = Assert.Throws<MySqlStatusException>(() =>
-            MySqlStatusParser.Parse(Endpoint, RecordedRows.GlobalStatus(5, 2), RecordedRows.Variables("lots", "0"), []));
+            MySqlStatusParser.Parse(Endpoint, RecordedRows.Status(5, 2, "lots", "0"), []));
 
         Assert.Equal(MySqlStatusFailure.Unreadable, e.Failure);
         Assert.Contains("max_connections is 'lots'", e.Message, StringComparison.Ordinal);
@@ -386,5 +392,5 @@ public sealed class MySqlStatusParserTests
     }
 
     private static MySqlServerStatus Parse(IReadOnlyList<MySqlRow> replication) =>
-        MySqlStatusParser.Parse(Endpoint, RecordedRows.GlobalStatus(8, 2), RecordedRows.Variables("100", "0"), replication);
+        MySqlStatusParser.Parse(Endpoint, RecordedRows.Status(8, 2, "100", "0"), replication);
 }

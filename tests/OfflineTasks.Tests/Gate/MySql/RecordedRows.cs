@@ -54,14 +54,12 @@ internal static class RecordedRows
         }
     }
 
-    /// <summary>SHOW GLOBAL STATUS rows (Variable_name, Value).</summary>
-    public static IReadOnlyList<MySqlRow> GlobalStatus(long threadsConnected, long threadsRunning) =>
+    /// <summary>The rows of the status statement (<see cref="MySqlStatusQueries.Status"/>) as MariaDB names them.</summary>
+    public static IReadOnlyList<MySqlRow> Status(long threadsConnected, long threadsRunning, string maxConnections = "100", string readOnly = "0") =>
     [
-        new MySqlRow(("Variable_name", "Threads_connected"), ("Value", threadsConnected.ToString(System.Globalization.CultureInfo.InvariantCulture))),
-        new MySqlRow(("Variable_name", "Threads_running"), ("Value", threadsRunning.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+        new MySqlRow(("Variable_name", "THREADS_CONNECTED"), ("Value", threadsConnected.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+        new MySqlRow(("Variable_name", "THREADS_RUNNING"), ("Value", threadsRunning.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+        new MySqlRow(("Variable_name", "max_connections"), ("Value", maxConnections)),
+        new MySqlRow(("Variable_name", "read_only"), ("Value", readOnly)),
     ];
-
-    /// <summary>The row of SELECT @@GLOBAL.max_connections AS max_connections, @@GLOBAL.read_only AS read_only.</summary>
-    public static IReadOnlyList<MySqlRow> Variables(string maxConnections, string readOnly) =>
-        [new MySqlRow(("max_connections", maxConnections), ("read_only", readOnly))];
 }
