@@ -5,6 +5,8 @@
 #                                    round), next to pgbench -N TPS of the same PostgreSQL (see docs/benchmarks.md)
 #   benchmarks/run.sh telemetry      the leader's sample on 1,000,000 jobs in Hangfire's tables, one /metrics scrape,
 #                                    and no-op job throughput with telemetry on / off (see docs/benchmarks.md)
+#   benchmarks/run.sh gate           the gate under real stress on one of two MariaDB master-master pairs, with
+#                                    worker processes running Hangfire and the gate at its defaults (see docs/benchmarks.md)
 #
 # The PostgreSQL comes from scripts/pg-local.sh, in .local/bench-pg on port 54339 (override with
 # BENCH_PG_DATA / BENCH_PG_PORT); throughput also starts a MariaDB master-master pair (scripts/mariadb-local.sh,
@@ -15,6 +17,8 @@
 # the run to stderr).
 # telemetry: BENCH_TELEMETRY_JOBS (1000000), BENCH_N (20000) and BENCH_WORKERS (8) per overhead round,
 # BENCH_OVERHEAD_ROUNDS (3 pairs), BENCH_TELEMETRY_ARGS (further harness options, e.g. "--phases depth").
+# gate: a second pair in .local/bench-mariadb-2 (ports 54353/54354); BENCH_GATE_REPS (3), BENCH_GATE_ARGS (further
+# harness options, e.g. "--phases stress --noise-seconds 20").
 # Progress goes to stderr; stdout carries only the summary line.
 set -euo pipefail
 
@@ -32,6 +36,9 @@ benchmarks:
   throughput   enqueue_per_s, process_per_s (plain Hangfire), gated_process_per_s (with the gate, jobs on an open
                shard) and gated_vs_ungated of no-op jobs (n=\${BENCH_N:-20000}, workers=\${BENCH_WORKERS:-8}),
                next to pgbench -N TPS of the same PostgreSQL
+  gate         decision_ns, gated_vs_ungated, probe_qps_1proc/4proc, reaction_ms, resume_ms, flaps_per_min,
+               closed_pct_noisy, parked_fetches, release_per_s, process_per_s, started_while_closed, lost: two MariaDB
+               pairs, one stressed (SELECT SLEEP, connections, STOP SLAVE, shutdown, SIGSTOP, noise), \${BENCH_GATE_REPS:-3} repetitions
   telemetry    depth_query_ms (the leader's sample with \${BENCH_TELEMETRY_JOBS:-1000000} jobs in Hangfire's tables),
                scrape_ms (one /metrics scrape) and overhead_ratio (no-op job throughput with telemetry on / off,
                \${BENCH_OVERHEAD_ROUNDS:-3} pairs of rounds of n=\${BENCH_N:-20000})
@@ -99,7 +106,23 @@ stop_mariadb() {
   fi
 }
 
-stop_all() { stop_mariadb; stop_pg; }
+mariadb_pair2=${BENCH_MARIADB_DIR_2:-$repo/.local/bench-mariadb-2}
+mariadb2_started=
+start_mariadb2() {
+  log "starting a second MariaDB master-master pair in $mariadb_pair2 on ports 54353/54354"
+  "$repo/scripts/mariadb-local.sh" start "$mariadb_pair2" 54353 54354 >/dev/null
+  mariadb2_started=1
+}
+
+stop_mariadb2() {
+  if [ -n "$mariadb2_started" ]; then
+    log "stopping the MariaDB pair in $mariadb_pair2"
+    "$repo/scripts/mariadb-local.sh" stop "$mariadb_pair2" || true
+    mariadb2_started=
+  fi
+}
+
+stop_all() { stop_mariadb2; stop_mariadb; stop_pg; }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
@@ -170,10 +193,25 @@ bench_telemetry() {
   echo "$line"
 }
 
+bench_gate() {
+  build_bench
+  start_pg
+  start_mariadb
+  start_mariadb2
+  local line
+  log "running the gate benchmark"
+  # shellcheck disable=SC2086 # BENCH_GATE_ARGS is a list of options
+  line=$(dotnet "$bench_dll" gate \
+    --connection-string "Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres;Maximum Pool Size=60" \
+    --pairs "$mariadb_pair:54351,54352;$mariadb_pair2:54353,54354" --reps "${BENCH_GATE_REPS:-3}" ${BENCH_GATE_ARGS:-})
+  stop_all
+  echo "$line"
+}
+
 case "${1:-}" in
   throughput) bench_throughput ;;
   telemetry) bench_telemetry ;;
-  # gate)      bench_gate ;;        (later)
+  gate) bench_gate ;;
   -h|--help|help) usage; exit 0 ;;
   *) usage; exit 2 ;;
 esac

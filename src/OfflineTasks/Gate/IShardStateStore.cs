@@ -26,6 +26,41 @@ internal interface IShardStateStore : ILeadership
     /// </summary>
     Task<bool> WriteStatesAsync(string role, Guid holder, TimeSpan lease, IReadOnlyList<ShardStateWrite> states, IReadOnlyList<ShardEvent> events,
         CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Tells every process on <see cref="ShardStateChannel"/>, at once and before the round is written, that these
+    /// shards are closing (<see cref="ShardClosing"/>), if <paramref name="holder"/> still holds <paramref name="role"/>.
+    /// </summary>
+    Task AnnounceClosingAsync(string role, Guid holder, IReadOnlyList<ShardClosing> closing, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// A shard about to be written as closed (or light-only): announced to every process ahead of the write, so that no
+/// process starts one of its jobs once the closure is on record.
+/// </summary>
+internal sealed record ShardClosing(string Shard, ShardMode Mode, string ReasonKind, string Reason)
+{
+    private const string Prefix = "closing\t";
+    private const int MaxReason = 2000;
+
+    /// <summary>The notification payload: <c>closing, shard, mode, kind, reason</c>, tab-separated (tabs and newlines in the reason become spaces).</summary>
+    public string Payload()
+    {
+        var reason = Reason.Replace('\t', ' ').Replace('\n', ' ').Replace('\r', ' ');
+        return $"{Prefix}{Shard}\t{ShardModeNames.Name(Mode)}\t{ReasonKind}\t{(reason.Length > MaxReason ? reason[..MaxReason] : reason)}";
+    }
+
+    /// <summary>Reads <see cref="Payload"/>; null for any other payload.</summary>
+    public static ShardClosing? Parse(string? payload)
+    {
+        if (payload is null || !payload.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var parts = payload[Prefix.Length..].Split('\t', 4);
+        return parts.Length == 4 ? new ShardClosing(parts[0], ShardModeNames.Parse(parts[1]), parts[2], parts[3]) : null;
+    }
 }
 
 /// <summary>What a read of the shard states returns.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OfflineTasks.Alerts;
@@ -141,6 +140,16 @@ internal sealed class ShardProber : LeaderService
             Record(name, previous, next, now, writes, events, "{}");
         }
 
+        // A shard that closes is announced to every process first, and written a moment later: by the time the closure
+        // is on record (and its event stamped), every process has stopped starting its jobs.
+        var closing = events.Where(e => Restricts(e.From, e.To))
+            .Select(e => new ShardClosing(e.Shard, e.To, _states.GetValueOrDefault(e.Shard)?.Kind ?? "", e.Reason)).ToList();
+        if (closing.Count > 0)
+        {
+            await _store.AnnounceClosingAsync(Role, Id, closing, stopping).ConfigureAwait(false);
+            await Task.Delay(AnnouncementLead, Time, stopping).ConfigureAwait(false);
+        }
+
         if (!await _store.WriteStatesAsync(Role, Id, settings.LeaderLease, writes, events, stopping).ConfigureAwait(false))
         {
             _due.Clear();
@@ -164,6 +173,13 @@ internal sealed class ShardProber : LeaderService
 
         return true;
     }
+
+    /// <summary>How long a closure is announced before it is written: time for every process to apply the announcement.</summary>
+    internal static readonly TimeSpan AnnouncementLead = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Whether going from <paramref name="from"/> to <paramref name="to"/> lets fewer jobs run.</summary>
+    private static bool Restricts(ShardMode? from, ShardMode to) =>
+        to != ShardMode.Open && (from is null or ShardMode.Open || (from == ShardMode.LightOnly && to == ShardMode.Closed));
 
     /// <summary>A shard due within this much of a round's start is probed in it rather than in a round of its own just after.</summary>
     private static readonly TimeSpan DueSlack = TimeSpan.FromMilliseconds(5);
@@ -225,7 +241,7 @@ internal sealed class ShardProber : LeaderService
         {
             foreach (var master in shard.Masters)
             {
-                _probes[master.Name] = new Probe(master, _clients.Create(master), settings, Time);
+                _probes[master.Name] = new Probe(master, _clients.Create(master), settings, Time, Logger);
             }
         }
 
@@ -254,38 +270,61 @@ internal sealed class ShardProber : LeaderService
         private readonly MySqlEndpoint _master;
         private readonly IMySqlStatusClient _client;
         private readonly ResiliencePipeline<MySqlServerStatus> _pipeline;
+        private readonly TimeSpan _timeout;
+        private readonly ILogger _logger;
 
-        public Probe(MySqlEndpoint master, IMySqlStatusClient client, GateSettings settings, TimeProvider time)
+        public Probe(MySqlEndpoint master, IMySqlStatusClient client, GateSettings settings, TimeProvider time, ILogger logger)
         {
             _master = master;
             _client = client;
+            _timeout = settings.ProbeTimeout;
+            _logger = logger;
             _pipeline = new ResiliencePipelineBuilder<MySqlServerStatus> { TimeProvider = time }
                 .AddTimeout(settings.ProbeTimeout)
                 .Build();
         }
 
+        /// <summary>
+        /// Reads the master's status once. A timeout that fired far later than the probe timeout says that this
+        /// process, not the server, was stalled (its timers and continuations ran late: CPU or thread pool
+        /// starvation); that read is repeated once at once rather than closing the shard on it. A hung server times
+        /// out on time and is not read twice.
+        /// </summary>
         public async Task<MasterSample> RunAsync(TimeProvider time, CancellationToken stopping)
         {
+            var sample = await ReadAsync(time, stopping).ConfigureAwait(false);
+            if (sample.Failure == MySqlStatusFailure.Timeout && sample.Duration > _timeout * 1.5)
+            {
+                _logger.LogWarning("The probe of {Master} timed out only after {Elapsed:0} ms (timeout {Timeout:0} ms): this process was stalled; probing it again",
+                    _master, sample.Duration.TotalMilliseconds, _timeout.TotalMilliseconds);
+                sample = await ReadAsync(time, stopping).ConfigureAwait(false);
+            }
+
+            return sample;
+        }
+
+        private async Task<MasterSample> ReadAsync(TimeProvider time, CancellationToken stopping)
+        {
             var at = time.GetUtcNow();
-            var started = Stopwatch.GetTimestamp();
+            var started = time.GetTimestamp();
             try
             {
                 var status = await _pipeline.ExecuteAsync(static async (client, ct) => await client.ReadStatusAsync(ct).ConfigureAwait(false), _client, stopping)
                     .ConfigureAwait(false);
-                return MasterSample.Read(_master, at, Stopwatch.GetElapsedTime(started), status);
+                return MasterSample.Read(_master, at, time.GetElapsedTime(started), status);
             }
             catch (MySqlStatusException e)
             {
-                return MasterSample.Failed(_master, at, Stopwatch.GetElapsedTime(started), e.Failure, e.Message, e.ErrorCode);
+                return MasterSample.Failed(_master, at, time.GetElapsedTime(started), e.Failure, e.Message, e.ErrorCode);
             }
             catch (TimeoutRejectedException e)
             {
-                return MasterSample.Failed(_master, at, Stopwatch.GetElapsedTime(started), MySqlStatusFailure.Timeout,
+                return MasterSample.Failed(_master, at, time.GetElapsedTime(started), MySqlStatusFailure.Timeout,
                     $"{_master}: no answer within the probe timeout of {e.Timeout.TotalMilliseconds:0} ms");
             }
             catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
             {
-                return MasterSample.Failed(_master, at, Stopwatch.GetElapsedTime(started), MySqlStatusFailure.Other, $"{_master}: {e.Message}");
+                return MasterSample.Failed(_master, at, time.GetElapsedTime(started), MySqlStatusFailure.Other, $"{_master}: {e.Message}");
             }
         }
 

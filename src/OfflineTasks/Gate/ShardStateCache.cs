@@ -9,6 +9,11 @@ namespace OfflineTasks.Gate;
 /// This process's copy of the fleet's shard states: read from PostgreSQL when the prober announces a change
 /// (LISTEN) and at least once per probe interval, so every process learns of a closed shard within moments.
 /// </summary>
+/// <remarks>
+/// The prober announces a closing shard (<see cref="ShardClosing"/>) a moment before it writes it; the announcement
+/// is applied at once, without a read, and holds until a read shows the closure (or for
+/// <see cref="AnnouncementHold"/>, should the write never come: the prober lost its role meanwhile).
+/// </remarks>
 internal sealed class ShardStateCache : IHostedService, IAsyncDisposable
 {
     private readonly OfflineTasksStore _store;
@@ -17,9 +22,15 @@ internal sealed class ShardStateCache : IHostedService, IAsyncDisposable
     private readonly ILogger<ShardStateCache> _logger;
     private readonly AsyncSignal _wake;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<string, (ShardClosing Closing, long At, DateTimeOffset AtUtc)> _announced = new(StringComparer.Ordinal);
+    private readonly object _lock = new();
     private int _stopped;
     private Task _loops = Task.CompletedTask;
     private View _view;
+    private IReadOnlyDictionary<string, ShardState> _read = new Dictionary<string, ShardState>(StringComparer.Ordinal);
+
+    /// <summary>How long an announced closure holds without a read that shows it.</summary>
+    internal static readonly TimeSpan AnnouncementHold = TimeSpan.FromSeconds(2);
 
     public ShardStateCache(OfflineTasksStore store, GateSettingsMonitor settings, TimeProvider time, ILogger<ShardStateCache> logger)
     {
@@ -50,7 +61,7 @@ internal sealed class ShardStateCache : IHostedService, IAsyncDisposable
 
         var stopping = _stopping.Token;
         var listener = new NotificationListener(_store.DataSource, _store.ShardStateChannel,
-            Resilience.RetryForever("Listening for shard state changes", _time, _logger), _wake.Set, _logger);
+            Resilience.RetryForever("Listening for shard state changes", _time, _logger), Notified, _logger);
         _loops = Task.WhenAll(
             Task.Run(() => listener.RunAsync(stopping), CancellationToken.None),
             Task.Run(() => RefreshLoopAsync(stopping), CancellationToken.None));
@@ -151,14 +162,56 @@ internal sealed class ShardStateCache : IHostedService, IAsyncDisposable
     private async Task RefreshAsync(CancellationToken cancellationToken) =>
         Apply(await ((Gate.IShardStateStore)_store).ReadStatesAsync(cancellationToken).ConfigureAwait(false));
 
+    private void Notified(string? payload)
+    {
+        if (ShardClosing.Parse(payload) is { } closing)
+        {
+            Announce(closing);
+        }
+        else
+        {
+            _wake.Set();
+        }
+    }
+
+    /// <summary>Applies a closure the prober announced ahead of writing it.</summary>
+    internal void Announce(ShardClosing closing)
+    {
+        lock (_lock)
+        {
+            _announced[closing.Shard] = (closing, _time.GetTimestamp(), _time.GetUtcNow());
+            Publish(Current.ReadAt, Current.Loaded, Current.OldestAge);
+        }
+    }
+
     /// <summary>Takes <paramref name="snapshot"/> as the current states (read just now).</summary>
     internal void Apply(ShardStateSnapshot snapshot)
     {
-        var states = snapshot.States.ToDictionary(s => s.Shard, StringComparer.Ordinal);
+        lock (_lock)
+        {
+            _read = snapshot.States.ToDictionary(s => s.Shard, StringComparer.Ordinal);
+            Publish(_time.GetTimestamp(), true, _read.Count == 0 ? TimeSpan.Zero : _read.Values.Max(s => s.Age));
+        }
+    }
+
+    // Under _lock: the states as read, with the closures announced since that a read does not show yet.
+    private void Publish(long readAt, bool loaded, TimeSpan oldest)
+    {
+        var states = new Dictionary<string, ShardState>(_read, StringComparer.Ordinal);
+        foreach (var (shard, (closing, at, atUtc)) in _announced.ToList())
+        {
+            if (!states.TryGetValue(shard, out var state) || Strictness(state.Mode) >= Strictness(closing.Mode) || _time.GetElapsedTime(at) > AnnouncementHold)
+            {
+                _announced.Remove(shard); // the read shows it (or it never came)
+                continue;
+            }
+
+            states[shard] = state with { Mode = closing.Mode, Reason = closing.Reason, Holding = closing.Reason, ReasonKind = closing.ReasonKind, ChangedAt = atUtc };
+        }
+
         var previous = Current;
         var allOpen = states.Values.All(s => s.Mode == ShardMode.Open);
-        var oldest = states.Count == 0 ? TimeSpan.Zero : states.Values.Max(s => s.Age);
-        Volatile.Write(ref _view, new View(states, _time.GetTimestamp(), true, allOpen, oldest));
+        Volatile.Write(ref _view, new View(states, readAt, loaded, allOpen, oldest));
         var changed = !previous.Loaded || states.Count != previous.States.Count || states.Values.Any(s =>
             !previous.States.TryGetValue(s.Shard, out var p) || p.Mode != s.Mode || p.ChangedAt != s.ChangedAt);
         if (changed)
@@ -166,6 +219,13 @@ internal sealed class ShardStateCache : IHostedService, IAsyncDisposable
             Changed?.Invoke();
         }
     }
+
+    private static int Strictness(ShardMode mode) => mode switch
+    {
+        ShardMode.Open => 0,
+        ShardMode.LightOnly => 1,
+        _ => 2,
+    };
 
     /// <summary>One read of the shard states.</summary>
     /// <param name="States">By shard.</param>

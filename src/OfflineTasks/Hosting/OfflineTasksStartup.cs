@@ -26,7 +26,10 @@ internal sealed class OfflineTasksStartup(IServiceProvider services, IOptions<Of
         // Constructing this service already resolved (and validated) the gate's and the telemetry's settings.
         _ = options.Value;
 
-        // Resolving Hangfire's storage runs the AddHangfire configuration callback, and with it UseOfflineTasks().
+        // Resolving Hangfire's configuration (or its storage, when AddHangfire's callback sets it) runs the AddHangfire
+        // configuration callback, and with it UseOfflineTasks(): a process that only enqueues has no Hangfire server
+        // to do that before this runs.
+        _ = services.GetService<IGlobalConfiguration>();
         _storage = services.GetService<JobStorage>()
             ?? throw new InvalidOperationException("OfflineTasks needs Hangfire: call services.AddHangfire(c => c.UsePostgreSqlStorage(...).UseOfflineTasks()) before the host starts.");
         if (!OfflineTasksGlobalConfigurationExtensions.Installed)

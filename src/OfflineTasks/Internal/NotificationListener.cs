@@ -9,7 +9,7 @@ namespace OfflineTasks.Internal;
 /// notification. Reconnects by itself; after a reconnect it reports one too, since notifications sent while it
 /// was away are lost.
 /// </summary>
-internal sealed class NotificationListener(NpgsqlDataSource dataSource, string channel, ResiliencePipeline retry, Action onNotification, ILogger logger)
+internal sealed class NotificationListener(NpgsqlDataSource dataSource, string channel, ResiliencePipeline retry, Action<string?> onNotification, ILogger logger)
 {
     public async Task RunAsync(CancellationToken stopping)
     {
@@ -29,14 +29,14 @@ internal sealed class NotificationListener(NpgsqlDataSource dataSource, string c
     private async ValueTask ListenOnceAsync(CancellationToken stopping)
     {
         await using var connection = await dataSource.OpenConnectionAsync(stopping).ConfigureAwait(false);
-        connection.Notification += (_, _) => onNotification();
+        connection.Notification += (_, e) => onNotification(e.Payload);
         await using (var listen = new NpgsqlCommand($"LISTEN {channel}", connection))
         {
             await listen.ExecuteNonQueryAsync(stopping).ConfigureAwait(false);
         }
 
         logger.LogDebug("Listening on {Channel}", channel);
-        onNotification();
+        onNotification(null); // anything announced while not listening is lost: read the current state
         while (true)
         {
             await connection.WaitAsync(stopping).ConfigureAwait(false);

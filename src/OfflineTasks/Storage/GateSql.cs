@@ -44,6 +44,12 @@ internal static class GateSql
         WHERE EXISTS (SELECT 1 FROM {s}.leader WHERE role = $1 AND holder = $2 AND expires_at > now())
         """;
 
+    // One notification per closing shard, sent only by the role's holder.
+    public const string AnnounceClosing = """
+        SELECT pg_notify($3, u.payload) FROM unnest($4::text[]) AS u(payload)
+        WHERE EXISTS (SELECT 1 FROM {s}.leader WHERE role = $1 AND holder = $2 AND expires_at > now())
+        """;
+
     public const string ReadEvents = """
         SELECT id, shard, at, from_mode, to_mode, reason FROM {s}.shard_event
         WHERE $1::text IS NULL OR shard = $1

@@ -111,6 +111,16 @@ public sealed partial class OfflineTasksStore : IShardStateStore
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    async Task IShardStateStore.AnnounceClosingAsync(string role, Guid holder, IReadOnlyList<ShardClosing> closing, CancellationToken cancellationToken)
+    {
+        await using var command = DataSource.CreateCommand(Bind(GateSql.AnnounceClosing));
+        command.Parameters.Add(new NpgsqlParameter { Value = role });
+        command.Parameters.Add(new NpgsqlParameter { Value = holder });
+        command.Parameters.Add(new NpgsqlParameter { Value = ShardStateChannel });
+        command.Parameters.Add(TextArray(closing.Select(c => c.Payload())));
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Renews <paramref name="holder"/>'s lease on <paramref name="role"/> and runs the statements <paramref name="build"/> adds,
     /// in one transaction that commits only if the holder still held the role: a leader paused past its lease must not
