@@ -96,6 +96,16 @@ internal sealed record GateBenchSettings(
             }
         }
 
+        // Experiments only: BENCH_GATE_CONFIG="OfflineTasks:Gate:Ramp:Parallelism=16;..." overrides settings in every process.
+        foreach (var pair in (Environment.GetEnvironmentVariable("BENCH_GATE_CONFIG") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0)
+            {
+                settings[pair[..equals].Trim()] = pair[(equals + 1)..].Trim();
+            }
+        }
+
         return settings;
     }
 }

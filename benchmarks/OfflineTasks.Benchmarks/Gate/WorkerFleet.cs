@@ -30,6 +30,10 @@ internal sealed class WorkerFleet(GateBenchSettings settings, BenchSchemas schem
         while (_processes.Count < count)
         {
             var info = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+
+            // A worker as deployed: tiered compilation on (the benchmark project turns it off for its timed rounds),
+            // which also keeps a starting worker from saturating this 2-core machine with JIT work for seconds.
+            info.Environment["DOTNET_TieredCompilation"] = "1";
             info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "OfflineTasks.Benchmarks.dll"));
             foreach (var arg in new[]
                      {

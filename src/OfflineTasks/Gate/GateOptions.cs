@@ -28,9 +28,9 @@ public sealed class GateOptions
     /// How long one probe may take before the master's status counts as unknown and its shard closes: a server
     /// that does not answer a status read within this long is hung or badly overloaded, and is treated as such at
     /// once rather than at the end of a long timeout. Keep it well above a healthy probe's round trip (about 1 ms on
-    /// a local network). Default 150 ms.
+    /// a local network, and above the stalls a busy worker host adds to it). Default 200 ms.
     /// </summary>
-    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(150);
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>How long every signal of a closed shard must stay below its low-water mark before it reopens. Default 5 s.</summary>
     public TimeSpan HoldTime { get; set; } = TimeSpan.FromSeconds(5);

@@ -166,7 +166,7 @@ internal sealed class ParkedJobReleaser : LeaderService
                     break;
                 }
 
-                if (await ReleaseBatchAsync(shard, key, members.Take(budget).ToList(), reopening, stopping).ConfigureAwait(false))
+                if (await ReleaseBatchAsync(shard, key, members.Take(budget).ToList(), reopening, deadline, stopping).ConfigureAwait(false))
                 {
                     return null; // the shard closed again: nothing more until it reopens
                 }
@@ -192,13 +192,15 @@ internal sealed class ParkedJobReleaser : LeaderService
     }
 
     /// <summary>
-    /// Moves <paramref name="members"/> back to their queues, <see cref="RampSettings.Parallelism"/> at a time; returns
+    /// Moves <paramref name="members"/> back to their queues, <see cref="RampSettings.Parallelism"/> at a time, until the
+    /// round's <paramref name="deadline"/> (the rest wait for the next round: a round must end well within the
+    /// leader's lease, or another process takes the role over and releases the same jobs at the same time); returns
     /// true when the shard closed meanwhile. Each release is a blocking Hangfire state change on a thread and a
     /// connection of its own. One that waits for its job's lock (left behind by a releaser killed mid-change, until
     /// Hangfire.PostgreSql's <c>DistributedLockTimeout</c> expires it) gives its place up after
     /// <see cref="StuckAfter"/> and finishes in the background, so it neither stalls the release nor a shutdown.
     /// </summary>
-    private async Task<bool> ReleaseBatchAsync(string shard, string key, List<string> members, Reopening reopening, CancellationToken stopping)
+    private async Task<bool> ReleaseBatchAsync(string shard, string key, List<string> members, Reopening reopening, long deadline, CancellationToken stopping)
     {
         var light = key == ParkedState.SetKey(shard, true);
         var stopped = 0;
@@ -209,6 +211,12 @@ internal sealed class ParkedJobReleaser : LeaderService
             foreach (var member in members)
             {
                 await permits.WaitAsync(stopping).ConfigureAwait(false);
+                if (Time.GetTimestamp() >= deadline)
+                {
+                    permits.Release();
+                    break;
+                }
+
                 if (Volatile.Read(ref stopped) == 1 || !_gate.Check(shard, light).IsOpen)
                 {
                     Volatile.Write(ref stopped, 1);
