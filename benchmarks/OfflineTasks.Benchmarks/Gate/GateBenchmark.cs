@@ -49,6 +49,8 @@ internal static class GateBenchmark
             figures["gated_vs_ungated"] = await RatioAsync(s);
         }
 
+        // The enqueuer creates jobs with Hangfire's blocking client on pool threads, as request threads would.
+        ThreadPool.SetMinThreads(64, 64);
         var schemas = BenchSchemas.New();
         await using var dataSource = NpgsqlDataSource.Create(s.ConnectionString);
         var storage = HangfireBench.Storage(s.ConnectionString, schemas.Hangfire);
@@ -177,7 +179,7 @@ internal static class GateBenchmark
     public static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>One stress repetition: what, when it began, when the server was calm again.</summary>
-    private sealed record StressRep(string Kind, DateTimeOffset Onset, DateTimeOffset Calm);
+    private sealed record StressRep(string Kind, DateTimeOffset Onset, DateTimeOffset Calm, DateTimeOffset SeenOpen);
 
     /// <summary>One noise repetition: the time the noise ran.</summary>
     private sealed record NoiseRep(DateTimeOffset Start, DateTimeOffset End);
@@ -235,9 +237,35 @@ internal static class GateBenchmark
         private string Create(string shard)
         {
             var sequence = Interlocked.Increment(ref _sequence);
+            var started = Stopwatch.GetTimestamp();
             var id = _client.Enqueue(() => GateJob.Run(shard, sequence, null));
+            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromMilliseconds(100))
+            {
+                Bench.Log($"creating job {id} of {shard} took {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms (until {DateTimeOffset.UtcNow:HH:mm:ss.fff})");
+            }
+
             Interlocked.Increment(ref _created);
             return id;
+        }
+
+        private void CreateLater(string shard, SemaphoreSlim inFlight)
+        {
+            inFlight.Wait();
+            _ = Task.Run(() =>
+            {
+                try
+                {
+                    Create(shard);
+                }
+                catch (Exception e)
+                {
+                    Bench.Log($"creating a job of {shard} failed: {e.Message}");
+                }
+                finally
+                {
+                    inFlight.Release();
+                }
+            });
         }
 
         /// <summary>Creates <paramref name="n"/> jobs on <paramref name="shard"/> with 8 clients at once; returns their ids.</summary>
@@ -338,6 +366,9 @@ internal static class GateBenchmark
             var stop = _stopEnqueuer.Token;
             _enqueuer = Task.Run(async () =>
             {
+                // Jobs are created as an application's requests create them: each on its own, so a slow one (the
+                // database busy) does not hold back the next.
+                using var inFlight = new SemaphoreSlim(32);
                 var clock = Stopwatch.StartNew();
                 double due1 = 0, due2 = 0;
                 var last = clock.Elapsed;
@@ -350,17 +381,22 @@ internal static class GateBenchmark
                         due2 += (now - last).TotalSeconds * s.OtherRate;
                         for (; due1 >= 1; due1--)
                         {
-                            Create(GateBenchSettings.Stressed);
+                            CreateLater(GateBenchSettings.Stressed, inFlight);
                         }
 
                         for (; due2 >= 1; due2--)
                         {
-                            Create(GateBenchSettings.Other);
+                            CreateLater(GateBenchSettings.Other, inFlight);
                         }
                     }
 
                     last = now;
                     await Task.Delay(5, CancellationToken.None);
+                }
+
+                for (var i = 0; i < 32; i++)
+                {
+                    await inFlight.WaitAsync(CancellationToken.None); // the last creations have finished
                 }
             }, CancellationToken.None);
         }
@@ -405,8 +441,10 @@ internal static class GateBenchmark
                     var seen = DateTimeOffset.UtcNow;
                     await Task.Delay(TimeSpan.FromSeconds(2)); // jobs keep coming while it stays closed
                     var calm = await stress.UndoAsync();
+                    await WaitUntilAsync(() => gate.Check(GateBenchSettings.Stressed).IsOpen, TimeSpan.FromSeconds(60), $"{GateBenchSettings.Stressed} open again");
+                    var seenOpen = DateTimeOffset.UtcNow;
                     Bench.Log($"stress {name} #{rep + 1}: onset {onset:HH:mm:ss.fff}, closed in this process after {(seen - onset).TotalMilliseconds:0} ms, calm at {calm:HH:mm:ss.fff}");
-                    _stresses.Add(new StressRep(name, onset, calm));
+                    _stresses.Add(new StressRep(name, onset, calm, seenOpen));
                 }
             }
         }
@@ -613,8 +651,8 @@ internal static class GateBenchmark
                     var first = starts.Where(at => at >= close.To).DefaultIfEmpty(DateTimeOffset.MaxValue).Min();
                     var fetched = fetches.Where(f => f.At >= close.To).Select(f => f.At).DefaultIfEmpty(DateTimeOffset.MaxValue).Min();
                     var enqueued = await FirstEnqueuedAsync(close.To);
-                    Bench.Log($"stress {rep.Kind}: after the reopening, the first job of {GateBenchSettings.Stressed} enqueued +{(enqueued - close.To).TotalMilliseconds:0} ms, "
-                        + $"fetched +{(fetched - close.To).TotalMilliseconds:0} ms, started +{(first - close.To).TotalMilliseconds:0} ms");
+                    Bench.Log($"stress {rep.Kind}: after the reopening, this process saw it open +{(rep.SeenOpen - close.To).TotalMilliseconds:0} ms; the first job of {GateBenchSettings.Stressed} enqueued +{(enqueued - close.To).TotalMilliseconds:0} ms, "
+                        + $"fetched +{(fetched - close.To).TotalMilliseconds:0} ms, started +{(first - close.To).TotalMilliseconds:0} ms; first created: {await FirstCreatedAsync(close.To)}");
                     var reaction = (last - rep.Onset).TotalMilliseconds;
                     var resume = (first - rep.Calm - HoldTime).TotalMilliseconds;
                     Add(reactions, rep.Kind, reaction);
@@ -659,6 +697,22 @@ internal static class GateBenchmark
                 figures["flaps_per_min"] = Bench.Format(Bench.Median(flaps), "0.0");
                 figures["closed_pct_noisy"] = Bench.Format(Bench.Median(closedShares));
             }
+        }
+
+        private async Task<string> FirstCreatedAsync(DateTimeOffset after)
+        {
+            await using var command = dataSource.CreateCommand(
+                $"SELECT j.id, j.createdat, j.statename FROM {Hf}.job j WHERE j.createdat >= $1 AND j.arguments::text LIKE $2 ORDER BY j.createdat LIMIT 3");
+            command.Parameters.Add(new NpgsqlParameter { Value = DateTime.SpecifyKind(after.UtcDateTime, DateTimeKind.Unspecified), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Timestamp });
+            command.Parameters.Add(new NpgsqlParameter { Value = $"%{GateBenchSettings.Stressed}%" });
+            await using var reader = await command.ExecuteReaderAsync();
+            var rows = new List<string>();
+            while (await reader.ReadAsync())
+            {
+                rows.Add($"{reader.GetInt64(0)} +{(Utc(reader.GetDateTime(1)) - after).TotalMilliseconds:0} ms {reader.GetString(2)}");
+            }
+
+            return string.Join(", ", rows);
         }
 
         private async Task<DateTimeOffset> FirstEnqueuedAsync(DateTimeOffset after)

@@ -3,6 +3,30 @@ using MySqlConnector;
 
 namespace OfflineTasks.Benchmarks.Stress;
 
+/// <summary>The connections <see cref="ServerStress.IsCalmAsync(CalmProbe, CancellationToken)"/> reads on, kept open between polls.</summary>
+public sealed class CalmProbe : IAsyncDisposable
+{
+    internal MySqlConnection? Server { get; set; }
+
+    internal MySqlConnection? Peer { get; set; }
+
+    internal async Task ResetAsync()
+    {
+        foreach (var connection in new[] { Server, Peer })
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+
+        Server = null;
+        Peer = null;
+    }
+
+    public ValueTask DisposeAsync() => new(ResetAsync());
+}
+
 /// <summary>The low-water marks a stressed server must be back under before it counts as calm (the gate's defaults).</summary>
 /// <param name="ThreadsRunning">Threads_running, not counting the statement that reads it.</param>
 /// <param name="ConnectionsRatio">Threads_connected / max_connections.</param>
@@ -17,7 +41,7 @@ public sealed record CalmMarks(double ThreadsRunning = 20, double ConnectionsRat
 /// </summary>
 public abstract class ServerStress : IAsyncDisposable
 {
-    private static readonly TimeSpan CalmPoll = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan CalmPoll = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan CalmTimeout = TimeSpan.FromSeconds(90);
     private static readonly object Gate = new();
     private static readonly HashSet<ServerStress> Active = [];
@@ -110,33 +134,47 @@ public abstract class ServerStress : IAsyncDisposable
 
     /// <summary>
     /// Whether the server is calm: it answers, Threads_running (less this statement) and the connection ratio are
-    /// below their low-water marks, and both masters of the pair replicate.
+    /// below their low-water marks, and both masters of the pair replicate. Reads on the connections it is given
+    /// (opening them when they are null or broken): one round trip on each master.
     /// </summary>
-    public async Task<bool> IsCalmAsync(CancellationToken cancellationToken = default)
+    public async Task<bool> IsCalmAsync(CalmProbe probe, CancellationToken cancellationToken = default)
     {
         try
         {
-            await using var connection = await Server.OpenAsync(2, cancellationToken);
-            var running = await MariaDbServer.StatusAsync(connection, "THREADS_RUNNING", cancellationToken) - 1;
-            var connected = await MariaDbServer.StatusAsync(connection, "THREADS_CONNECTED", cancellationToken) - 1;
-            var max = long.Parse(await MariaDbServer.ScalarAsync(connection, "SELECT @@GLOBAL.max_connections", cancellationToken) ?? "0",
-                System.Globalization.CultureInfo.InvariantCulture);
-            if (running >= Marks.ThreadsRunning || (double)connected / max >= Marks.ConnectionsRatio || !await MariaDbServer.ReplicatingAsync(connection, cancellationToken))
+            probe.Server ??= await Server.OpenAsync(2, cancellationToken);
+            await using (var command = probe.Server.CreateCommand())
+            {
+                command.CommandText = "SELECT (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'THREADS_RUNNING') - 1, "
+                    + "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'THREADS_CONNECTED') / @@GLOBAL.max_connections";
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                await reader.ReadAsync(cancellationToken);
+                if (Convert.ToDouble(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture) >= Marks.ThreadsRunning
+                    || Convert.ToDouble(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture) >= Marks.ConnectionsRatio)
+                {
+                    return false;
+                }
+            }
+
+            if (!await MariaDbServer.ReplicatingAsync(probe.Server, cancellationToken))
             {
                 return false;
             }
 
-            await using var peer = await new MariaDbServer(Server.PairDirectory, Server.PeerNode, PeerPort()).OpenAsync(2, cancellationToken);
-            return await MariaDbServer.ReplicatingAsync(peer, cancellationToken);
+            probe.Peer ??= await new MariaDbServer(Server.PairDirectory, Server.PeerNode, PeerPort()).OpenAsync(2, cancellationToken);
+            return await MariaDbServer.ReplicatingAsync(probe.Peer, cancellationToken);
         }
-        catch (MySqlException)
+        catch (Exception e) when (e is MySqlException or InvalidOperationException or IOException)
         {
+            await probe.ResetAsync();
             return false;
         }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
+    }
+
+    /// <summary>Whether the server is calm, read on connections of its own.</summary>
+    public async Task<bool> IsCalmAsync(CancellationToken cancellationToken = default)
+    {
+        await using var probe = new CalmProbe();
+        return await IsCalmAsync(probe, cancellationToken);
     }
 
     private int PeerPort()
@@ -148,11 +186,12 @@ public abstract class ServerStress : IAsyncDisposable
 
     private async Task<DateTimeOffset> WaitUntilCalmAsync(CancellationToken cancellationToken)
     {
+        await using var probe = new CalmProbe();
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < CalmTimeout)
         {
             var asked = DateTimeOffset.UtcNow;
-            if (await IsCalmAsync(cancellationToken))
+            if (await IsCalmAsync(probe, cancellationToken))
             {
                 return asked;
             }

@@ -28,9 +28,9 @@ public sealed class GateOptions
     /// How long one probe may take before the master's status counts as unknown and its shard closes: a server
     /// that does not answer a status read within this long is hung or badly overloaded, and is treated as such at
     /// once rather than at the end of a long timeout. Keep it well above a healthy probe's round trip (about 1 ms on
-    /// a local network, and above the stalls a busy worker host adds to it). Default 200 ms.
+    /// a local network, and above the stalls a busy host adds to it). Default 250 ms.
     /// </summary>
-    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(200);
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>How long every signal of a closed shard must stay below its low-water mark before it reopens. Default 5 s.</summary>
     public TimeSpan HoldTime { get; set; } = TimeSpan.FromSeconds(5);
@@ -165,8 +165,8 @@ public sealed class ParkingOptions
 }
 
 /// <summary>
-/// The reopening ramp: right after a shard reopens, its parked jobs are released at <see cref="InitialRate"/> jobs per
-/// second; the rate doubles every <see cref="DoublingInterval"/>, and after <see cref="Duration"/> the rest is released
+/// The reopening ramp: the moment a shard reopens, its oldest parked job is released; then its parked jobs are released
+/// at <see cref="InitialRate"/> jobs per second; the rate doubles every <see cref="DoublingInterval"/>, and after <see cref="Duration"/> the rest is released
 /// as fast as <see cref="Parallelism"/> allows. Jobs enqueued while the shard is open are not held back.
 /// </summary>
 public sealed class RampOptions

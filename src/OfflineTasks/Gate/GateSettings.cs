@@ -211,8 +211,8 @@ internal sealed record RampSettings(double InitialRate, TimeSpan DoublingInterva
 {
     /// <summary>
     /// How many jobs the ramp allows to have been released in all, <paramref name="sinceReopened"/> after reopening:
-    /// the integral of a rate that starts at <see cref="InitialRate"/> and doubles every <see cref="DoublingInterval"/>.
-    /// Null once the ramp is over (no limit).
+    /// the first one at once, then the integral of a rate that starts at <see cref="InitialRate"/> and doubles every
+    /// <see cref="DoublingInterval"/>. Null once the ramp is over (no limit).
     /// </summary>
     public double? AllowedBy(TimeSpan sinceReopened)
     {
@@ -223,11 +223,11 @@ internal sealed record RampSettings(double InitialRate, TimeSpan DoublingInterva
 
         if (sinceReopened <= TimeSpan.Zero)
         {
-            return 0;
+            return 1;
         }
 
         var doubling = DoublingInterval.TotalSeconds;
-        return InitialRate * doubling / Math.Log(2) * (Math.Pow(2, sinceReopened.TotalSeconds / doubling) - 1);
+        return 1 + InitialRate * doubling / Math.Log(2) * (Math.Pow(2, sinceReopened.TotalSeconds / doubling) - 1);
     }
 
     /// <summary>How long from <paramref name="sinceReopened"/> until the ramp allows <paramref name="jobs"/> in all (zero if it does already or the ramp is over).</summary>
@@ -240,7 +240,7 @@ internal sealed record RampSettings(double InitialRate, TimeSpan DoublingInterva
 
         // The inverse of AllowedBy; past Duration nothing is held back.
         var doubling = DoublingInterval.TotalSeconds;
-        var at = TimeSpan.FromSeconds(doubling * Math.Log2(1 + (jobs * Math.Log(2) / (InitialRate * doubling))));
+        var at = TimeSpan.FromSeconds(doubling * Math.Log2(1 + ((jobs - 1) * Math.Log(2) / (InitialRate * doubling))));
         var wait = (at < Duration ? at : Duration) - sinceReopened;
         return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
     }

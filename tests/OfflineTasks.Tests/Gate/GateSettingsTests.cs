@@ -87,10 +87,10 @@ public sealed class GateSettingsTests
     {
         var ramp = new RampSettings(10, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10), 8);
 
-        Assert.Equal(0, ramp.AllowedBy(TimeSpan.Zero));
-        Assert.Equal(10 * 2 / Math.Log(2) * (Math.Sqrt(2) - 1), ramp.AllowedBy(TimeSpan.FromSeconds(1))!.Value, 6);
+        Assert.Equal(1, ramp.AllowedBy(TimeSpan.Zero)); // the first job at once
+        Assert.Equal(1 + (10 * 2 / Math.Log(2) * (Math.Sqrt(2) - 1)), ramp.AllowedBy(TimeSpan.FromSeconds(1))!.Value, 6);
         // The rate doubles: the jobs allowed in the third second are twice those of the first.
-        var first = ramp.AllowedBy(TimeSpan.FromSeconds(1))!.Value;
+        var first = ramp.AllowedBy(TimeSpan.FromSeconds(1))!.Value - 1;
         var third = ramp.AllowedBy(TimeSpan.FromSeconds(3))!.Value - ramp.AllowedBy(TimeSpan.FromSeconds(2))!.Value;
         Assert.Equal(2 * first, third, 6);
         Assert.Null(ramp.AllowedBy(TimeSpan.FromSeconds(10)));
