@@ -38,7 +38,7 @@ const string Usage = """
       --stressed-rate X, --other-rate Y   jobs per second enqueued on bench-1 and bench-2 (default 50, 20)
       --noise-seconds T       length of each noise repetition (default 60)
       --backlog N             parked backlog released, and queue processed, per repetition (default 5000)
-      --ratio-n N             jobs of each gated / ungated round (default 5000)
+      --ratio-n N             jobs of each gated / ungated round (default 10000)
       --probe-window-seconds W   length of each probe-load window (default 5)
 
     telemetry options:

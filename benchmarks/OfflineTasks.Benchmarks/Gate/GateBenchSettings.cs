@@ -49,7 +49,7 @@ internal sealed record GateBenchSettings(
             args.Double("other-rate") ?? 20,
             TimeSpan.FromSeconds(args.Int("noise-seconds", 60, 1, 3600)),
             args.Int("backlog", 5000, 100, 1_000_000),
-            args.Int("ratio-n", 5000, 100, 1_000_000),
+            args.Int("ratio-n", 10000, 100, 1_000_000),
             args.Int("probe-window-seconds", 5, 1, 600),
             phases);
         args.RejectUnknown();

@@ -505,7 +505,12 @@ internal static class GateBenchmark
                     var (released, first, last) = await EnqueuedAfterAsync(parked, rampEnd);
                     var release = released > 1 ? (released - 1) / (last - first).TotalSeconds : double.NaN;
                     releases.Add(release);
-                    Bench.Log($"release #{rep + 1}: {released} of {parked.Count} released after the {RampDuration.TotalSeconds:0} s ramp at {release:0}/s; the workers ran a {queued.Count}-job queue at {process:0}/s");
+                    await Task.Delay(300);
+                    var depth = QueueDepth(await EnqueuedTimesAsync(parked), fleet.Records().Where(r => r.Kind == 'S' && r.Job >= parked[0] && r.Job <= parked[^1]).Select(r => r.At).ToList(),
+                        first, last);
+                    Bench.Log($"release #{rep + 1}: {released} of {parked.Count} released after the {RampDuration.TotalSeconds:0} s ramp at {release:0}/s; "
+                        + $"released but not started meanwhile: median {Bench.Median(depth):0}, min {depth.DefaultIfEmpty().Min():0} jobs (sampled every 100 ms); "
+                        + $"the workers ran a {queued.Count}-job queue at {process:0}/s");
                 }
 
                 _paused = false;
@@ -550,6 +555,32 @@ internal static class GateBenchmark
             }
 
             return times.Count == 0 ? (0, after, after) : (times.Count, times[0], times[^1]);
+        }
+
+        /// <summary>Every Enqueued state of the jobs <paramref name="ids"/> spans.</summary>
+        private async Task<List<DateTimeOffset>> EnqueuedTimesAsync(List<long> ids)
+        {
+            await using var command = dataSource.CreateCommand($"SELECT createdat FROM {Hf}.state WHERE jobid BETWEEN {ids[0]} AND {ids[^1]} AND name = 'Enqueued'");
+            var times = new List<DateTimeOffset>();
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                times.Add(Utc(reader.GetDateTime(0)));
+            }
+
+            return times;
+        }
+
+        /// <summary>Jobs released and not yet started, every 100 ms from <paramref name="from"/> to <paramref name="to"/>: whether the workers ever waited for the releaser.</summary>
+        private static List<double> QueueDepth(List<DateTimeOffset> released, List<DateTimeOffset> started, DateTimeOffset from, DateTimeOffset to)
+        {
+            var depth = new List<double>();
+            for (var t = from; t <= to; t += TimeSpan.FromMilliseconds(100))
+            {
+                depth.Add(released.Count(r => r <= t) - started.Count(st => st <= t));
+            }
+
+            return depth;
         }
 
         private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
