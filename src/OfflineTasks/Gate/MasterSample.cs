@@ -16,6 +16,12 @@ internal sealed record MasterSample(MySqlEndpoint Master, DateTimeOffset Sampled
     public static MasterSample Failed(MySqlEndpoint master, DateTimeOffset at, TimeSpan duration, MySqlStatusFailure failure, string error, int? errorCode = null) =>
         new(master, at, duration, null, failure, error, errorCode);
 
+    /// <summary>
+    /// The read timed out, but only well after the probe timeout, twice: the prober's own process was stalled (CPU or
+    /// thread pool starvation), so the sample says nothing about the server.
+    /// </summary>
+    public bool Stalled { get; init; }
+
     /// <summary><c>Threads_connected / max_connections</c>, or null when unknown.</summary>
     public double? ConnectionsRatio => Status is { MaxConnections: > 0 } s ? (double)s.ThreadsConnected / s.MaxConnections : null;
 

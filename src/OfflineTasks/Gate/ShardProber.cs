@@ -120,6 +120,13 @@ internal sealed class ShardProber : LeaderService
         foreach (var shard in due)
         {
             var mine = samples.Where(s => s.Master.Shard == shard.Name).ToList();
+            if (mine.Any(s => s.Stalled))
+            {
+                // This process was stalled, not the servers: nothing learned; the shard keeps its state, probed again next round.
+                _due[shard.Name] = started + settings.RecoveryProbeInterval;
+                continue;
+            }
+
             var previous = _states.GetValueOrDefault(shard.Name);
             var next = previous is null || previous.Kind == NotConfigured
                 ? ShardPolicy.Evaluate(new ShardPolicyState(ShardMode.Open, "first probe: no signal at its high-water mark", now, null, null), shard, mine, now)
@@ -173,6 +180,9 @@ internal sealed class ShardProber : LeaderService
 
         return true;
     }
+
+    /// <summary>How long a master's probes may keep timing out late (this process stalled) before that counts as a timeout.</summary>
+    internal static readonly TimeSpan StalledGrace = TimeSpan.FromSeconds(2);
 
     /// <summary>How long a closure is announced before it is written: time for every process to apply the announcement.</summary>
     internal static readonly TimeSpan AnnouncementLead = TimeSpan.FromMilliseconds(10);
@@ -272,6 +282,7 @@ internal sealed class ShardProber : LeaderService
         private readonly ResiliencePipeline<MySqlServerStatus> _pipeline;
         private readonly TimeSpan _timeout;
         private readonly ILogger _logger;
+        private long? _stalledSince;
 
         public Probe(MySqlEndpoint master, IMySqlStatusClient client, GateSettings settings, TimeProvider time, ILogger logger)
         {
@@ -293,15 +304,29 @@ internal sealed class ShardProber : LeaderService
         public async Task<MasterSample> RunAsync(TimeProvider time, CancellationToken stopping)
         {
             var sample = await ReadAsync(time, stopping).ConfigureAwait(false);
-            if (sample.Failure == MySqlStatusFailure.Timeout && sample.Duration > _timeout * 1.5)
+            if (!Late(sample))
             {
-                _logger.LogWarning("The probe of {Master} timed out only after {Elapsed:0} ms (timeout {Timeout:0} ms): this process was stalled; probing it again",
-                    _master, sample.Duration.TotalMilliseconds, _timeout.TotalMilliseconds);
-                sample = await ReadAsync(time, stopping).ConfigureAwait(false);
+                _stalledSince = null;
+                return sample;
             }
 
-            return sample;
+            _logger.LogWarning("The probe of {Master} timed out only after {Elapsed:0} ms (timeout {Timeout:0} ms): this process was stalled; probing it again",
+                _master, sample.Duration.TotalMilliseconds, _timeout.TotalMilliseconds);
+            sample = await ReadAsync(time, stopping).ConfigureAwait(false);
+            if (!Late(sample))
+            {
+                _stalledSince = null;
+                return sample;
+            }
+
+            // Stalled twice: no news of the server. Its shard keeps its state this round, for at most StalledGrace;
+            // after that (the process stays starved) the timeout counts as one (unknown: the shard closes).
+            _stalledSince ??= time.GetTimestamp();
+            return time.GetElapsedTime(_stalledSince.Value) < StalledGrace ? sample with { Stalled = true } : sample;
         }
+
+        /// <summary>A timeout that fired well after the probe timeout.</summary>
+        private bool Late(MasterSample sample) => sample.Failure == MySqlStatusFailure.Timeout && sample.Duration > _timeout * 1.5;
 
         private async Task<MasterSample> ReadAsync(TimeProvider time, CancellationToken stopping)
         {
