@@ -259,7 +259,7 @@ internal static class GateBenchmark
                 }
                 catch (Exception e)
                 {
-                    Bench.Log($"creating a job of {shard} failed: {e.Message}");
+                    Bench.Log($"creating a job of {shard} failed: {e.Message} {e.InnerException?.GetType().Name}: {e.InnerException?.Message}");
                 }
                 finally
                 {

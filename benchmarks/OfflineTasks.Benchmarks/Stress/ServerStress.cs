@@ -170,6 +170,29 @@ public abstract class ServerStress : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Ends the statements running on <paramref name="connections"/> with <c>KILL QUERY</c> over a connection of its
+    /// own; one that cannot be killed (the server busy) is logged, and ends by itself when its connection closes.
+    /// </summary>
+    protected static void KillQueries(MariaDbServer server, IEnumerable<MySqlConnection> connections)
+    {
+        using var admin = new MySqlConnection(server.ConnectionString(10));
+        admin.Open();
+        foreach (var connection in connections)
+        {
+            try
+            {
+                using var kill = admin.CreateCommand();
+                kill.CommandText = $"KILL QUERY {connection.ServerThread}";
+                kill.ExecuteNonQuery();
+            }
+            catch (MySqlException e)
+            {
+                Console.Error.WriteLine($"stress: KILL QUERY {connection.ServerThread} on {server} failed: {e.Message}");
+            }
+        }
+    }
+
     /// <summary>Whether the server is calm, read on connections of its own.</summary>
     public async Task<bool> IsCalmAsync(CancellationToken cancellationToken = default)
     {
@@ -273,14 +296,7 @@ public sealed class ThreadsRunningStress(MariaDbServer server, int count, TimeSp
 
     protected override async Task UndoCoreAsync()
     {
-        await using (var admin = await Server.OpenAsync())
-        {
-            foreach (var connection in _connections)
-            {
-                await MariaDbServer.ScalarAsync(admin, $"KILL QUERY {connection.ServerThread}");
-            }
-        }
-
+        await Task.Run(Release);
         await Task.WhenAll(_sleeps);
         foreach (var connection in _connections)
         {
@@ -291,17 +307,7 @@ public sealed class ThreadsRunningStress(MariaDbServer server, int count, TimeSp
         _sleeps.Clear();
     }
 
-    protected override void Release()
-    {
-        using var admin = new MySqlConnection(Server.ConnectionString(2));
-        admin.Open();
-        foreach (var connection in _connections)
-        {
-            using var kill = admin.CreateCommand();
-            kill.CommandText = $"KILL QUERY {connection.ServerThread}";
-            kill.ExecuteNonQuery();
-        }
-    }
+    protected override void Release() => KillQueries(Server, _connections);
 }
 
 /// <summary>Threads_connected raised to <c>ratio</c> of max_connections by idle connections.</summary>
@@ -547,15 +553,5 @@ public sealed class NoiseStress(MariaDbServer server, TimeSpan duration, int see
         _connections.Clear();
     }
 
-    protected override void Release()
-    {
-        using var admin = new MySqlConnection(Server.ConnectionString(2));
-        admin.Open();
-        foreach (var connection in _connections)
-        {
-            using var kill = admin.CreateCommand();
-            kill.CommandText = $"KILL QUERY {connection.ServerThread}";
-            kill.ExecuteNonQuery();
-        }
-    }
+    protected override void Release() => KillQueries(Server, _connections);
 }
