@@ -506,7 +506,7 @@ internal static class GateBenchmark
                     var release = released > 1 ? (released - 1) / (last - first).TotalSeconds : double.NaN;
                     releases.Add(release);
                     await Task.Delay(300);
-                    var depth = QueueDepth(await EnqueuedTimesAsync(parked), fleet.Records().Where(r => r.Kind == 'S' && r.Job >= parked[0] && r.Job <= parked[^1]).Select(r => r.At).ToList(),
+                    var depth = QueueDepth(await EnqueuedTimesAsync(parked, reopened), fleet.Records().Where(r => r.Kind == 'S' && r.Job >= parked[0] && r.Job <= parked[^1]).Select(r => r.At).ToList(),
                         first, last);
                     Bench.Log($"release #{rep + 1}: {released} of {parked.Count} released after the {RampDuration.TotalSeconds:0} s ramp at {release:0}/s; "
                         + $"released but not started meanwhile: median {Bench.Median(depth):0}, min {depth.DefaultIfEmpty().Min():0} jobs (sampled every 100 ms); "
@@ -557,10 +557,14 @@ internal static class GateBenchmark
             return times.Count == 0 ? (0, after, after) : (times.Count, times[0], times[^1]);
         }
 
-        /// <summary>Every Enqueued state of the jobs <paramref name="ids"/> spans.</summary>
-        private async Task<List<DateTimeOffset>> EnqueuedTimesAsync(List<long> ids)
+        /// <summary>
+        /// The Enqueued states of the jobs <paramref name="ids"/> spans, since <paramref name="after"/> (a job parked at
+        /// creation also has one from then in its history: the candidate the election replaced).
+        /// </summary>
+        private async Task<List<DateTimeOffset>> EnqueuedTimesAsync(List<long> ids, DateTimeOffset after)
         {
-            await using var command = dataSource.CreateCommand($"SELECT createdat FROM {Hf}.state WHERE jobid BETWEEN {ids[0]} AND {ids[^1]} AND name = 'Enqueued'");
+            await using var command = dataSource.CreateCommand($"SELECT createdat FROM {Hf}.state WHERE jobid BETWEEN {ids[0]} AND {ids[^1]} AND name = 'Enqueued' AND createdat >= $1");
+            command.Parameters.Add(new NpgsqlParameter { Value = DateTime.SpecifyKind(after.UtcDateTime, DateTimeKind.Unspecified), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Timestamp });
             var times = new List<DateTimeOffset>();
             await using var reader = await command.ExecuteReaderAsync();
             while (await reader.ReadAsync())
