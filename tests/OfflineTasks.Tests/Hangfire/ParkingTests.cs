@@ -190,7 +190,8 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
         await Task.Delay(TimeSpan.FromSeconds(2));
 
         Assert.Equal(left, _schema.SetMembers(key).Count);
-        Assert.InRange(left, 50, 95);
+        // Jobs released but not yet run when it closed again are parked again as they are fetched: back in the set.
+        Assert.InRange(left, 50, 100);
         await ReopenAsync(host);
     }
 
