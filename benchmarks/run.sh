@@ -91,38 +91,26 @@ stop_pg() {
   fi
 }
 mariadb_pair=${BENCH_MARIADB_DIR:-$repo/.local/bench-mariadb}
-mariadb_started=
+mariadb_pair2=${BENCH_MARIADB_DIR_2:-$repo/.local/bench-mariadb-2}
+mariadb_started=()   # the pair directories this run started, stopped on exit
+
+# start_mariadb DIR PORT_A PORT_B
 start_mariadb() {
-  log "starting a MariaDB master-master pair in $mariadb_pair on ports 54351/54352"
-  "$repo/scripts/mariadb-local.sh" start "$mariadb_pair" 54351 54352 >/dev/null
-  mariadb_started=1
+  log "starting a MariaDB master-master pair in $1 on ports $2/$3"
+  "$repo/scripts/mariadb-local.sh" start "$1" "$2" "$3" >/dev/null
+  mariadb_started+=("$1")
 }
 
 stop_mariadb() {
-  if [ -n "$mariadb_started" ]; then
-    log "stopping the MariaDB pair in $mariadb_pair"
-    "$repo/scripts/mariadb-local.sh" stop "$mariadb_pair" || true
-    mariadb_started=
-  fi
+  local dir
+  for dir in "${mariadb_started[@]}"; do
+    log "stopping the MariaDB pair in $dir"
+    "$repo/scripts/mariadb-local.sh" stop "$dir" || true
+  done
+  mariadb_started=()
 }
 
-mariadb_pair2=${BENCH_MARIADB_DIR_2:-$repo/.local/bench-mariadb-2}
-mariadb2_started=
-start_mariadb2() {
-  log "starting a second MariaDB master-master pair in $mariadb_pair2 on ports 54353/54354"
-  "$repo/scripts/mariadb-local.sh" start "$mariadb_pair2" 54353 54354 >/dev/null
-  mariadb2_started=1
-}
-
-stop_mariadb2() {
-  if [ -n "$mariadb2_started" ]; then
-    log "stopping the MariaDB pair in $mariadb_pair2"
-    "$repo/scripts/mariadb-local.sh" stop "$mariadb_pair2" || true
-    mariadb2_started=
-  fi
-}
-
-stop_all() { stop_mariadb2; stop_mariadb; stop_pg; }
+stop_all() { stop_mariadb; stop_pg; }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
@@ -164,7 +152,7 @@ print_top_statements() {
 bench_throughput() {
   build_bench
   start_pg
-  start_mariadb
+  start_mariadb "$mariadb_pair" 54351 54352
   local tps line
   tps=$(measure_pgbench)
   if [ "${BENCH_PG_STAT_STATEMENTS:-0}" = 1 ]; then psql_pg -c "SELECT pg_stat_statements_reset()" >/dev/null; fi
@@ -196,8 +184,8 @@ bench_telemetry() {
 bench_gate() {
   build_bench
   start_pg
-  start_mariadb
-  start_mariadb2
+  start_mariadb "$mariadb_pair" 54351 54352
+  start_mariadb "$mariadb_pair2" 54353 54354
   local line
   log "running the gate benchmark"
   # shellcheck disable=SC2086 # BENCH_GATE_ARGS is a list of options

@@ -193,13 +193,6 @@ public abstract class ServerStress : IAsyncDisposable
         }
     }
 
-    /// <summary>Whether the server is calm, read on connections of its own.</summary>
-    public async Task<bool> IsCalmAsync(CancellationToken cancellationToken = default)
-    {
-        await using var probe = new CalmProbe();
-        return await IsCalmAsync(probe, cancellationToken);
-    }
-
     private int PeerPort()
     {
         var config = File.ReadAllLines(Path.Combine(Server.PairDirectory, Server.PeerNode, "my.cnf"));
