@@ -167,7 +167,7 @@ public sealed class ParkingOptions
 /// <summary>
 /// The reopening ramp: the moment a shard reopens, its oldest parked job is released; then its parked jobs are released
 /// at <see cref="InitialRate"/> jobs per second; the rate doubles every <see cref="DoublingInterval"/>, and after <see cref="Duration"/> the rest is released
-/// as fast as <see cref="Parallelism"/> allows. Jobs enqueued while the shard is open are not held back.
+/// as fast as the releaser can, in batches of many jobs per transaction. Jobs enqueued while the shard is open are not held back.
 /// </summary>
 public sealed class RampOptions
 {
@@ -179,7 +179,4 @@ public sealed class RampOptions
 
     /// <summary>How long after reopening the rate is limited; zero releases at full speed at once. Default 10 s.</summary>
     public TimeSpan Duration { get; set; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>How many jobs the releaser moves back to their queue at once (each is one Hangfire state change). 1 to 64, default 8.</summary>
-    public int Parallelism { get; set; } = 8;
 }

@@ -60,10 +60,6 @@ internal sealed record GateSettings(
 
         Positive("Ramp:DoublingInterval", ramp.DoublingInterval);
         NotNegative("Ramp:Duration", ramp.Duration);
-        if (ramp.Parallelism is < 1 or > 64)
-        {
-            errors.Add($"{s}:Ramp:Parallelism = {ramp.Parallelism} is invalid: it must be between 1 and 64.");
-        }
 
         var defaults = options.Thresholds ?? new ShardThresholds();
         CheckWatermark(errors, $"{s}:Thresholds:ConnectionsRatio", defaults.ConnectionsRatio, 1.0);
@@ -158,7 +154,7 @@ internal sealed record GateSettings(
             options.LeaderLease,
             options.StaleAfter,
             parking.Deadline,
-            new RampSettings(ramp.InitialRate, ramp.DoublingInterval, ramp.Duration, ramp.Parallelism),
+            new RampSettings(ramp.InitialRate, ramp.DoublingInterval, ramp.Duration),
             shards), errors);
     }
 
@@ -207,7 +203,7 @@ internal sealed record ResolvedThresholds(Mark ConnectionsRatio, Mark ThreadsRun
 internal readonly record struct Mark(double High, double Low);
 
 /// <summary>Resolved <see cref="RampOptions"/>.</summary>
-internal sealed record RampSettings(double InitialRate, TimeSpan DoublingInterval, TimeSpan Duration, int Parallelism)
+internal sealed record RampSettings(double InitialRate, TimeSpan DoublingInterval, TimeSpan Duration)
 {
     /// <summary>
     /// How many jobs the ramp allows to have been released in all, <paramref name="sinceReopened"/> after reopening:

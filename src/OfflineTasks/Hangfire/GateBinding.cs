@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Hangfire;
 using Microsoft.Extensions.Logging;
 using OfflineTasks.Gate;
+using OfflineTasks.Storage;
 using OfflineTasks.Telemetry;
 
 namespace OfflineTasks.Hangfire;
@@ -12,12 +13,15 @@ namespace OfflineTasks.Hangfire;
 /// filters find it through the storage their context names, so each container's storage gets its own gate (as in a
 /// test process that runs several hosts).
 /// </summary>
-internal sealed class GateBinding(ShardGate gate, TimeProvider time, OfflineTasksMetrics metrics, ILogger logger)
+internal sealed class GateBinding(ShardGate gate, OfflineTasksStore store, TimeProvider time, OfflineTasksMetrics metrics, ILogger logger)
 {
     // Usually one binding per storage; a process that runs two hosts over one storage keeps both, newest first.
     private static readonly ConditionalWeakTable<JobStorage, List<GateBinding>> Bindings = [];
 
     public ShardGate Gate { get; } = gate;
+
+    /// <summary>OfflineTasks' tables (the lock on a shard's parked sets).</summary>
+    public OfflineTasksStore Store { get; } = store;
 
     public TimeProvider Time { get; } = time;
 

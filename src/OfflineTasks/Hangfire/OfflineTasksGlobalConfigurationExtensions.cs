@@ -14,7 +14,8 @@ public static class OfflineTasksGlobalConfigurationExtensions
     /// <summary>
     /// Installs the load-feedback gate into Hangfire: the <see cref="ParkedState"/> and its handler (which keeps parked
     /// jobs in their shard's set), the election filters that park jobs of closed shards (at creation, on enqueue, on
-    /// their way to Processing, and at a job's own checkpoints) and reject jobs for unknown shards, the job metrics
+    /// their way to Processing, and at a job's own checkpoints) and reject jobs for unknown shards, the filter that keeps
+    /// other changes of a parked job (an operator's requeue or delete) apart from the releaser's batches, the job metrics
     /// filter, and how the dashboard shows a Parked state in a job's history. Call it in <c>services.AddHangfire(c =&gt;
     /// c.UsePostgreSqlStorage(...).UseOfflineTasks())</c> and add <c>services.AddOfflineTasks(configuration)</c>, which
     /// runs the gate these filters consult. Like Hangfire's own filters these are process-wide; installing twice is harmless.
@@ -30,6 +31,7 @@ public static class OfflineTasksGlobalConfigurationExtensions
             }
 
             GlobalStateHandlers.Handlers.Add(new ParkedState.Handler());
+            GlobalJobFilters.Filters.Add(new ParkedChangeFilter(), ParkedChangeFilter.Order);
             GlobalJobFilters.Filters.Add(new ShardCheckpointFilter(), ShardCheckpointFilter.Order);
             GlobalJobFilters.Filters.Add(new ShardElectionFilter(), ShardElectionFilter.Order);
             GlobalJobFilters.Filters.Add(new JobMetricsFilter());

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Hangfire;
+using Hangfire.Common;
 using Hangfire.States;
 using Hangfire.Storage;
 using Microsoft.Extensions.Logging;
@@ -14,11 +15,14 @@ namespace OfflineTasks.Hangfire;
 /// <summary>
 /// Moves the parked jobs of a reopened shard back to <see cref="EnqueuedState"/>, in their original queue and oldest
 /// first, at the pace of the reopening ramp (<see cref="RampOptions"/>), and reports jobs parked past the deadline.
-/// Every process runs one; only the holder of the fleet's <c>releaser</c> role (a lease in PostgreSQL) releases. Each
-/// release is one Hangfire state change that expects the job to be Parked, under Hangfire's job lock, and leaves the
-/// shard's parked set in the same transaction: the set is the source of truth, so a releaser that dies mid-release
-/// loses nothing and a successor that carries on duplicates nothing. Releasing stops as soon as the shard closes again
-/// (and a job released just as it closed is parked again by the election filter).
+/// Every process runs one; only the holder of the fleet's <c>releaser</c> role (a lease in PostgreSQL) releases. It
+/// releases in batches: up to 400 jobs move from Parked to Enqueued on a few write transactions of many jobs each,
+/// through Hangfire's state machine (elections, filters and state handlers run as in any state change), under a lock
+/// on the shard's parked sets rather than one lock and three commits per job, so releasing outruns the workers that
+/// run the jobs. A job leaves the parked set in the transaction that enqueues it: the set is the source of truth, so a
+/// releaser that dies mid-release loses nothing and a successor that carries on duplicates nothing. Other changes of
+/// a parked job (an operator's requeue or delete) are kept apart from the batches by <see cref="ParkedChangeFilter"/>.
+/// Releasing stops as soon as the shard closes again: a batch built as it closed is not committed.
 /// </summary>
 internal sealed class ParkedJobReleaser : LeaderService
 {
@@ -27,32 +31,47 @@ internal sealed class ParkedJobReleaser : LeaderService
     /// <summary>How long one round releases before it renews the role and looks again (a round never outlasts the lease).</summary>
     private static readonly TimeSpan MaxRound = TimeSpan.FromSeconds(1);
 
-    private const int MaxBatch = 500;
+    /// <summary>The most jobs one batch releases.</summary>
+    private const int MaxBatch = 400;
 
-    /// <summary>How long one release may wait (for its job's lock) before it stops holding up the others.</summary>
-    private static readonly TimeSpan StuckAfter = TimeSpan.FromSeconds(5);
+    /// <summary>How many write transactions a batch runs at once (each on a connection of its own).</summary>
+    private const int Transactions = 16;
+
+    /// <summary>The fewest jobs a batch puts in one transaction (a small batch runs fewer transactions).</summary>
+    private const int MinPerTransaction = 10;
+
+    /// <summary>How long a batch waits for the shard's parked sets while another process changes them.</summary>
+    private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a job marked as changing by another state change is left alone (a change that died leaves its mark).</summary>
+    private static readonly TimeSpan ChangingFor = TimeSpan.FromSeconds(30);
+
+    /// <summary>The least a round waits for the ramp to allow more: a few jobs per batch rather than a batch per job.</summary>
+    private static readonly TimeSpan MinRampWait = TimeSpan.FromMilliseconds(50);
+
     private const int DeadlineScanBatch = 100;
 
     private readonly JobStorage _storage;
-    private readonly IBackgroundJobStateChanger _stateChanger;
+    private readonly BackgroundJobStateChanger _stateChanger;
+    private readonly StateMachine _stateMachine;
     private readonly ShardGate _gate;
     private readonly OfflineTasksStore _store;
     private readonly OfflineTasksMetrics _metrics;
     private readonly Dictionary<string, Reopening> _reopenings = new(StringComparer.Ordinal);
     private readonly HashSet<string> _seenClosed = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
     private readonly HashSet<string> _reported = new(StringComparer.Ordinal);
     private GateSettings _round;
     private TimeSpan? _next;
     private long _lastDeadlineScan;
 
-    public ParkedJobReleaser(OfflineTasksStore store, JobStorage storage, IBackgroundJobStateChanger stateChanger, ShardGate gate, OfflineTasksMetrics metrics,
+    public ParkedJobReleaser(OfflineTasksStore store, JobStorage storage, IJobFilterProvider filters, ShardGate gate, OfflineTasksMetrics metrics,
         TimeProvider time, ILogger<ParkedJobReleaser> logger)
         : base(store, Role, time, logger)
     {
         _store = store;
         _storage = storage;
-        _stateChanger = stateChanger;
+        _stateChanger = new BackgroundJobStateChanger(filters);
+        _stateMachine = new StateMachine(filters);
         _gate = gate;
         _metrics = metrics;
         _round = gate.Settings;
@@ -96,7 +115,7 @@ internal sealed class ParkedJobReleaser : LeaderService
             }
 
             var reopening = await ReopeningAsync(shard, stopping).ConfigureAwait(false);
-            if (await ReleaseAsync(shard, reopening, settings.Ramp, deadline, stopping).ConfigureAwait(false) is { } next && (_next is null || next < _next))
+            if (Release(shard, reopening, settings.Ramp, deadline, stopping) is { } next && (_next is null || next < _next))
             {
                 _next = next;
             }
@@ -139,7 +158,7 @@ internal sealed class ParkedJobReleaser : LeaderService
     /// Releases what the ramp allows now. Returns when to look again, if sooner than the probe interval: at once when
     /// the round's time ran out with jobs left, or when the ramp will allow the next job.
     /// </summary>
-    private async Task<TimeSpan?> ReleaseAsync(string shard, Reopening reopening, RampSettings ramp, long deadline, CancellationToken stopping)
+    private TimeSpan? Release(string shard, Reopening reopening, RampSettings ramp, long deadline, CancellationToken stopping)
     {
         var keys = _gate.Check(shard).IsOpen ? new[] { ParkedState.SetKey(shard, false), ParkedState.SetKey(shard, true) } : [ParkedState.SetKey(shard, true)];
         TimeSpan? next = null;
@@ -150,25 +169,28 @@ internal sealed class ParkedJobReleaser : LeaderService
                 var sinceOpen = Time.GetUtcNow() - reopening.Since;
                 var allowed = ramp.AllowedBy(sinceOpen);
                 var budget = allowed is { } a ? (int)Math.Min(MaxBatch, Math.Floor(a - reopening.Released)) : MaxBatch;
-
-                // Jobs still being released (their state change waits for a lock) are not taken again.
-                var members = Oldest(key, Math.Max(budget, 1) + _inFlight.Count).Where(m => !_inFlight.ContainsKey(m)).ToList();
-                if (members.Count == 0)
-                {
-                    break;
-                }
-
                 if (budget <= 0)
                 {
-                    // The ramp holds the rest back: look again when it allows the next job.
-                    var wait = ramp.UntilAllowed(sinceOpen, reopening.Released + 1);
-                    next = next is { } n && n < wait ? n : wait;
+                    if (Oldest(key, 1).Count > 0)
+                    {
+                        // The ramp holds the rest back: look again when it allows the next job.
+                        var wait = ramp.UntilAllowed(sinceOpen, reopening.Released + 1);
+                        wait = wait < MinRampWait ? MinRampWait : wait;
+                        next = next is { } n && n < wait ? n : wait;
+                    }
+
                     break;
                 }
 
-                if (await ReleaseBatchAsync(shard, key, members.Take(budget).ToList(), reopening, deadline, stopping).ConfigureAwait(false))
+                var batch = ReleaseBatch(shard, key, budget, reopening);
+                if (batch.Closed)
                 {
                     return null; // the shard closed again: nothing more until it reopens
+                }
+
+                if (batch.Taken == 0)
+                {
+                    break;
                 }
 
                 if (Time.GetTimestamp() >= deadline)
@@ -192,115 +214,141 @@ internal sealed class ParkedJobReleaser : LeaderService
     }
 
     /// <summary>
-    /// Moves <paramref name="members"/> back to their queues, <see cref="RampSettings.Parallelism"/> at a time, until the
-    /// round's <paramref name="deadline"/> (the rest wait for the next round: a round must end well within the
-    /// leader's lease, or another process takes the role over and releases the same jobs at the same time); returns
-    /// true when the shard closed meanwhile. Each release is a blocking Hangfire state change on a thread and a
-    /// connection of its own. One that waits for its job's lock (left behind by a releaser killed mid-change, until
-    /// Hangfire.PostgreSql's <c>DistributedLockTimeout</c> expires it) gives its place up after
-    /// <see cref="StuckAfter"/> and finishes in the background, so it neither stalls the release nor a shutdown.
+    /// Moves up to <paramref name="count"/> of the oldest jobs of the parked set <paramref name="key"/> back to their
+    /// queues under the lock on the shard's parked sets (<see cref="ShardReleaseLock"/>): no other releaser releases
+    /// the same jobs meanwhile, and another change of a parked job (an operator's requeue or delete) either marked its
+    /// job before the batch looked (and the batch leaves it alone) or waits for the batch and finds its job released
+    /// (<see cref="ParkedChangeFilter"/>). The jobs are split into up to <see cref="Transactions"/> write transactions
+    /// that run at once, each on a connection of its own. Each job goes through Hangfire's state machine, elections
+    /// and state handlers included, as in a state change, but without a lock and commits of its own. A transaction
+    /// commits only if the shard is still open by then; a job whose type can no longer be loaded is left to Hangfire's
+    /// own state change afterwards (it fails, saying why).
     /// </summary>
-    private async Task<bool> ReleaseBatchAsync(string shard, string key, List<string> members, Reopening reopening, long deadline, CancellationToken stopping)
+    private (int Taken, bool Closed) ReleaseBatch(string shard, string key, int count, Reopening reopening)
     {
         var light = key == ParkedState.SetKey(shard, true);
-        var stopped = 0;
-        var places = new List<Task>(members.Count);
-        var permits = new SemaphoreSlim(_round.Ramp.Parallelism);
-        try
+        var unloadable = new ConcurrentBag<(string JobId, string Queue)>();
+        var released = 0;
+        var closed = 0;
+        List<string> taken;
+        using (var guard = _store.LockParked(shard, LockTimeout))
         {
-            foreach (var member in members)
+            if (!_gate.Check(shard, light).IsOpen)
             {
-                await permits.WaitAsync(stopping).ConfigureAwait(false);
-                if (Time.GetTimestamp() >= deadline)
-                {
-                    permits.Release();
-                    break;
-                }
-
-                if (Volatile.Read(ref stopped) == 1 || !_gate.Check(shard, light).IsOpen)
-                {
-                    Volatile.Write(ref stopped, 1);
-                    permits.Release();
-                    break;
-                }
-
-                var release = Task.Factory.StartNew(() =>
-                {
-                    switch (ReleaseOne(key, member, reopening.Reason))
-                    {
-                        case EnqueuedState:
-                            reopening.Count(1);
-                            _metrics.JobsReleased(shard, 1);
-                            break;
-                        case ParkedState:
-                            Volatile.Write(ref stopped, 1); // parked again: the shard closed as it was released
-                            break;
-                    }
-                }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-                _inFlight[member] = release;
-                _ = release.ContinueWith(_ => _inFlight.TryRemove(member, out var _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                places.Add(GiveUpPlaceAsync(release, permits));
+                return (0, true);
             }
-        }
-        finally
-        {
-            // Every place is given up within StuckAfter, so this ends soon even when the round is being cancelled.
-            await Task.WhenAll(places).ConfigureAwait(false);
-            permits.Dispose();
+
+            using (var connection = (JobStorageConnection)_storage.GetConnection())
+            {
+                var members = connection.GetFirstByLowestScoreFromSet(key, 0, double.MaxValue, count);
+                if (members.Count == 0)
+                {
+                    return (0, false);
+                }
+
+                var changing = LeaveChanging(connection, shard);
+                taken = members.Where(m => !changing.Contains(ParkedState.ParseSetValue(m).JobId)).ToList();
+            }
+
+            var size = Math.Max(MinPerTransaction, (taken.Count + Transactions - 1) / Transactions);
+            Parallel.ForEach(taken.Chunk(size), new ParallelOptions { MaxDegreeOfParallelism = Transactions }, chunk =>
+            {
+                using var onThisThread = guard.WorkOnThisThread();
+                if (Volatile.Read(ref closed) == 0 && ReleaseChunk(shard, key, light, chunk, reopening.Reason, unloadable) is { } n)
+                {
+                    Interlocked.Add(ref released, n);
+                }
+                else
+                {
+                    Volatile.Write(ref closed, 1);
+                }
+            });
         }
 
-        return stopped == 1;
+        reopening.Count(released);
+        _metrics.JobsReleased(shard, released);
+        foreach (var (jobId, queue) in unloadable)
+        {
+            using var connection = _storage.GetConnection();
+            _stateChanger.ChangeState(new StateChangeContext(_storage, connection, jobId, new EnqueuedState(queue) { Reason = reopening.Reason }, ParkedState.StateName));
+        }
+
+        return (taken.Count, closed == 1);
     }
 
-    /// <summary>Frees the release's place when it ends, or once it has waited <see cref="StuckAfter"/>.</summary>
-    private async Task GiveUpPlaceAsync(Task release, SemaphoreSlim permits)
+    /// <summary>
+    /// The jobs of <paramref name="shard"/> that another state change marked as changing: the batch leaves them alone.
+    /// Marks older than <see cref="ChangingFor"/> were left by a change that never committed, and go.
+    /// </summary>
+    private HashSet<string> LeaveChanging(JobStorageConnection connection, string shard)
     {
-        try
+        var changingKey = ParkedState.ChangingKey(shard);
+        var all = connection.GetAllItemsFromSet(changingKey);
+        if (all.Count == 0)
         {
-            await release.WaitAsync(StuckAfter, Time).ConfigureAwait(false);
+            return all;
         }
-        catch (TimeoutException)
+
+        var fresh = connection.GetFirstByLowestScoreFromSet(changingKey, ParkedState.Score((Time.GetUtcNow() - ChangingFor).UtcDateTime), double.MaxValue, all.Count)
+            .ToHashSet(StringComparer.Ordinal);
+        if (all.Count > fresh.Count)
         {
-            Logger.LogWarning("A release waits for its job's state lock (a releaser killed mid-change leaves it until DistributedLockTimeout); carrying on with the others");
+            using var transaction = connection.CreateWriteTransaction();
+            foreach (var stale in all.Where(c => !fresh.Contains(c)))
+            {
+                transaction.RemoveFromSet(changingKey, stale);
+            }
+
+            transaction.Commit();
         }
-        catch (Exception e)
-        {
-            Logger.LogWarning("Releasing a parked job failed; it stays parked and the next round tries again: {Error}", e.Message);
-        }
-        finally
-        {
-            permits.Release();
-        }
+
+        return fresh;
     }
 
-    /// <summary>One release: the state change from Parked to Enqueued, under the job's lock. Returns the state applied, if any.</summary>
-    private IState? ReleaseOne(string key, string member, string reason)
+    /// <summary>
+    /// Releases <paramref name="members"/> in one write transaction; returns how many went to Enqueued, or null (and
+    /// commits nothing) when the shard closed meanwhile.
+    /// </summary>
+    private int? ReleaseChunk(string shard, string key, bool light, string[] members, string reason, ConcurrentBag<(string JobId, string Queue)> unloadable)
     {
-        var (jobId, queue) = ParkedState.ParseSetValue(member);
         using var connection = _storage.GetConnection();
-        var applied = _stateChanger.ChangeState(new StateChangeContext(_storage, connection, jobId, new EnqueuedState(queue) { Reason = reason }, ParkedState.StateName));
-        if (applied is null)
-        {
-            RemoveStale(connection, key, member, jobId);
-        }
-
-        // Anything else (e.g. Failed because the job's type is gone) is Hangfire's own outcome, and out of the set.
-        return applied;
-    }
-
-    /// <summary>A member whose job is not Parked (deleted meanwhile, or a set left inconsistent by hand) leaves the set.</summary>
-    private void RemoveStale(IStorageConnection connection, string key, string member, string jobId)
-    {
-        var state = connection.GetStateData(jobId);
-        if (ParkedState.Membership(jobId, state) is { } current && current.Key == key && current.Value == member)
-        {
-            return; // still parked here: the state change lost a race and the next round tries again
-        }
-
         using var transaction = connection.CreateWriteTransaction();
-        transaction.RemoveFromSet(key, member);
+        var released = 0;
+        foreach (var member in members)
+        {
+            var (jobId, queue) = ParkedState.ParseSetValue(member);
+            var job = connection.GetJobData(jobId);
+            if (job is null || !string.Equals(job.State, ParkedState.StateName, StringComparison.OrdinalIgnoreCase))
+            {
+                transaction.RemoveFromSet(key, member);
+                Logger.LogWarning("Removed job {JobId} from {Key}: it is {State}, not parked", jobId, key, job?.State ?? "gone");
+                continue;
+            }
+
+            if (job.LoadException is not null)
+            {
+                unloadable.Add((jobId, queue));
+                continue;
+            }
+
+            transaction.RemoveFromSet(key, member); // the Parked handler leaves that to the batch
+            var context = new ApplyStateContext(_storage, connection, transaction, new BackgroundJob(jobId, job.Job, job.CreatedAt, job.ParametersSnapshot),
+                new EnqueuedState(queue) { Reason = reason }, ParkedState.StateName);
+            if (_stateMachine.ApplyState(context) is not EnqueuedState)
+            {
+                return null; // parked again by its election: the shard closed
+            }
+
+            released++;
+        }
+
+        if (!_gate.Check(shard, light).IsOpen)
+        {
+            return null;
+        }
+
         transaction.Commit();
-        Logger.LogWarning("Removed job {JobId} from {Key}: it is {State}, not parked", jobId, key, state?.Name ?? "gone");
+        return released;
     }
 
     /// <summary>Notes in the history of each job parked past the deadline (once per job) that it is, logs an error and counts it.</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using Hangfire.Common;
 using Hangfire.States;
 using Hangfire.Storage;
+using OfflineTasks.Storage;
 
 namespace OfflineTasks.Hangfire;
 
@@ -99,6 +100,13 @@ public sealed class ParkedState : IState
     /// <summary>The Hangfire set that holds the parked jobs of <paramref name="shard"/> (light ones in a set of their own).</summary>
     public static string SetKey(string shard, bool light) => (light ? "offlinetasks:parked-light:" : "offlinetasks:parked:") + shard;
 
+    /// <summary>
+    /// The Hangfire set of <paramref name="shard"/>'s parked jobs whose state another change (an operator's requeue or
+    /// delete, a deadline note) is about to change: the releaser leaves them alone. A member's score is when it was
+    /// added; the change's own transaction removes it.
+    /// </summary>
+    internal static string ChangingKey(string shard) => "offlinetasks:parked-changing:" + shard;
+
     /// <summary>A job's member of its parked set: its id, prefixed with its queue unless that is <c>default</c> (as Hangfire's <c>schedule</c> set does).</summary>
     internal static string SetValue(string jobId, string queue) =>
         string.Equals(queue, DefaultQueue, StringComparison.Ordinal) ? jobId : queue + ":" + jobId;
@@ -129,9 +137,6 @@ public sealed class ParkedState : IState
             int.Parse(Value("ParkCount", "1"), CultureInfo.InvariantCulture), first, at, Value("DeadlinePassed", "") == "true");
     }
 
-    /// <summary>The key and member of a job in the parked set its current state data names, or null when it is not Parked.</summary>
-    internal static (string Key, string Value)? Membership(string jobId, StateData? data) =>
-        FromStateData(data) is { } parked ? (SetKey(parked.Shard, parked.Light), SetValue(jobId, parked.Queue)) : null;
 
     /// <summary>This state again, noting that the job has been parked past its deadline (<paramref name="reason"/>), as of <paramref name="now"/>.</summary>
     internal ParkedState PastDeadline(string reason, DateTime now) =>
@@ -162,10 +167,16 @@ public sealed class ParkedState : IState
             ArgumentNullException.ThrowIfNull(context);
             ArgumentNullException.ThrowIfNull(transaction);
 
-            // The state being left is still the job's current one: its data names the set.
-            if (Membership(context.BackgroundJob.Id, context.Connection.GetStateData(context.BackgroundJob.Id)) is { } member)
+            if (ShardReleaseLock.HeldOnThisThread is not null)
             {
-                transaction.RemoveFromSet(member.Key, member.Value);
+                return; // the releaser's batch: it takes its members out of the set itself, and marks none as changing
+            }
+
+            // The state being left is still the job's current one: its data names the set.
+            if (FromStateData(context.Connection.GetStateData(context.BackgroundJob.Id)) is { } parked)
+            {
+                transaction.RemoveFromSet(SetKey(parked.Shard, parked.Light), SetValue(context.BackgroundJob.Id, parked.Queue));
+                transaction.RemoveFromSet(ChangingKey(parked.Shard), context.BackgroundJob.Id);
             }
         }
     }

@@ -66,7 +66,7 @@ public static class OfflineTasksServiceCollectionExtensions
             sp.GetRequiredService<IMySqlStatusClientFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ShardProber>>(),
             sp.GetRequiredService<OfflineTasksMetrics>(), sp.GetRequiredService<OperationsNotifier>()));
         services.TryAddSingleton(sp => new ParkedJobReleaser(sp.GetRequiredService<OfflineTasksStore>(), sp.GetRequiredService<JobStorage>(),
-            new BackgroundJobStateChanger(sp.GetService<IJobFilterProvider>() ?? JobFilterProviders.Providers), sp.GetRequiredService<ShardGate>(),
+            sp.GetService<IJobFilterProvider>() ?? JobFilterProviders.Providers, sp.GetRequiredService<ShardGate>(),
             sp.GetRequiredService<OfflineTasksMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ParkedJobReleaser>>()));
 
         services.TryAddSingleton(sp => new TelemetrySettingsMonitor(sp.GetRequiredService<IOptions<TelemetryOptions>>(), configuration, null,

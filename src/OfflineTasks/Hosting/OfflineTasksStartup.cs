@@ -46,7 +46,7 @@ internal sealed class OfflineTasksStartup(IServiceProvider services, IOptions<Of
 
         metrics.ShardSource = () => cache.Current.States.Values;
         metrics.AlertRuleSource = () => telemetry.Current.Rules;
-        _binding = new GateBinding(gate, time, metrics, loggers.CreateLogger("OfflineTasks.Hangfire"));
+        _binding = new GateBinding(gate, store, time, metrics, loggers.CreateLogger("OfflineTasks.Hangfire"));
         GateBinding.Bind(_storage, _binding);
     }
 

@@ -38,5 +38,9 @@ public sealed partial class OfflineTasksStore
     [GeneratedRegex("^[a-z][a-z0-9_]{0,39}$")]
     private static partial Regex SchemaName();
 
+    /// <summary>Takes the lock on <paramref name="shard"/>'s parked sets (see <see cref="ShardReleaseLock"/>), waiting at most <paramref name="timeout"/>.</summary>
+    /// <exception cref="TimeoutException">Another process held it all that time.</exception>
+    internal ShardReleaseLock LockParked(string shard, TimeSpan timeout) => ShardReleaseLock.Take(DataSource, Schema, shard, timeout);
+
     private string Bind(string sql) => sql.Replace("{s}", Schema, StringComparison.Ordinal);
 }

@@ -71,21 +71,19 @@ public sealed class GateSettingsTests
     {
         var options = Valid();
         options.Ramp.InitialRate = 0;
-        options.Ramp.Parallelism = 65;
         options.Parking.Deadline = TimeSpan.Zero;
 
         var (settings, errors) = Resolve(options);
 
         Assert.Null(settings);
         Assert.Contains("OfflineTasks:Gate:Ramp:InitialRate = 0 is invalid: it must be between 0.1 and 100000 (jobs per second).", errors);
-        Assert.Contains("OfflineTasks:Gate:Ramp:Parallelism = 65 is invalid: it must be between 1 and 64.", errors);
         Assert.Contains("OfflineTasks:Gate:Parking:Deadline = 00:00:00 is invalid: it must be a positive duration (e.g. \"00:00:01\").", errors);
     }
 
     [Fact]
     public void The_ramp_allows_its_initial_rate_doubling_every_interval_and_nothing_holds_back_after_its_duration()
     {
-        var ramp = new RampSettings(10, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10), 8);
+        var ramp = new RampSettings(10, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10));
 
         Assert.Equal(1, ramp.AllowedBy(TimeSpan.Zero)); // the first job at once
         Assert.Equal(1 + (10 * 2 / Math.Log(2) * (Math.Sqrt(2) - 1)), ramp.AllowedBy(TimeSpan.FromSeconds(1))!.Value, 6);
@@ -94,13 +92,13 @@ public sealed class GateSettingsTests
         var third = ramp.AllowedBy(TimeSpan.FromSeconds(3))!.Value - ramp.AllowedBy(TimeSpan.FromSeconds(2))!.Value;
         Assert.Equal(2 * first, third, 6);
         Assert.Null(ramp.AllowedBy(TimeSpan.FromSeconds(10)));
-        Assert.Null(new RampSettings(10, TimeSpan.FromSeconds(2), TimeSpan.Zero, 8).AllowedBy(TimeSpan.Zero));
+        Assert.Null(new RampSettings(10, TimeSpan.FromSeconds(2), TimeSpan.Zero).AllowedBy(TimeSpan.Zero));
     }
 
     [Fact]
     public void The_ramp_says_how_long_until_it_allows_a_number_of_jobs()
     {
-        var ramp = new RampSettings(10, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10), 8);
+        var ramp = new RampSettings(10, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10));
 
         var wait = ramp.UntilAllowed(TimeSpan.FromSeconds(1), 40);
         Assert.Equal(40, ramp.AllowedBy(TimeSpan.FromSeconds(1) + wait)!.Value, 3);

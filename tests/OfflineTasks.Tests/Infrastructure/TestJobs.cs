@@ -34,6 +34,15 @@ public static class TestJobs
         Record(key, "end");
     }
 
+    /// <summary>A job on the shard its first argument names that records its own id as it starts ("start 123").</summary>
+    [Shard("{0}")]
+    public static Task OnShardNamedAsync(string shard, string key, global::Hangfire.Server.PerformContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        Record(key, "start " + context.BackgroundJob.Id);
+        return Task.CompletedTask;
+    }
+
     /// <summary>A light job on the shard its first argument names.</summary>
     [Shard("{0}", Light = true)]
     public static Task LightOnShardAsync(string shard, string key)
