@@ -32,6 +32,9 @@ internal interface IShardStateStore : ILeadership
     /// shards are closing (<see cref="ShardClosing"/>), if <paramref name="holder"/> still holds <paramref name="role"/>.
     /// </summary>
     Task AnnounceClosingAsync(string role, Guid holder, IReadOnlyList<ShardClosing> closing, CancellationToken cancellationToken);
+
+    /// <summary>Clears the operators' switches whose time is up at <paramref name="now"/>, then returns the rest, by shard.</summary>
+    Task<IReadOnlyDictionary<string, ShardSwitch>> ReadSwitchesAsync(DateTimeOffset now, CancellationToken cancellationToken);
 }
 
 /// <summary>

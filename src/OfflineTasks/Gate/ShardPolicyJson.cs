@@ -7,7 +7,11 @@ namespace OfflineTasks.Gate;
 /// <summary>The JSON stored beside a shard state: the hysteresis state (for a new leader) and the latest samples (for metrics and the dashboard).</summary>
 internal static class ShardPolicyJson
 {
-    public static string Policy(ShardPolicyState state) => Write(w =>
+    /// <summary>
+    /// The JSON of <paramref name="state"/> (what the gate measured). Under an operator's switch the stored mode and
+    /// reason are the switch's: the measured ones are kept under <c>measured</c>, and <c>kind</c> says <c>switch</c>.
+    /// </summary>
+    public static string Policy(ShardPolicyState state, ShardSwitch? forced = null) => Write(w =>
     {
         w.WriteStartObject();
         if (state.CalmSince is { } calm)
@@ -15,6 +19,27 @@ internal static class ShardPolicyJson
             w.WriteString("calm_since", calm);
         }
 
+        if (forced is not null)
+        {
+            w.WriteString("holding", forced.Describe(state.Mode == ShardMode.Open ? "open" : "closed"));
+            w.WriteString("kind", ShardSwitch.Kind);
+            w.WriteStartObject("measured");
+            w.WriteString("mode", ShardModeNames.Name(state.Mode));
+            w.WriteString("reason", state.Reason);
+            w.WriteString("changed_at", state.ChangedAt);
+            WriteHolding(w, state);
+            w.WriteEndObject();
+        }
+        else
+        {
+            WriteHolding(w, state);
+        }
+
+        w.WriteEndObject();
+    });
+
+    private static void WriteHolding(Utf8JsonWriter w, ShardPolicyState state)
+    {
         if (state.Holding is { } holding)
         {
             w.WriteString("holding", holding);
@@ -24,9 +49,7 @@ internal static class ShardPolicyJson
         {
             w.WriteString("kind", state.Kind);
         }
-
-        w.WriteEndObject();
-    });
+    }
 
     /// <summary>Rebuilds the hysteresis state of a stored shard state.</summary>
     public static ShardPolicyState Read(ShardState state, string? policyJson)
@@ -34,6 +57,7 @@ internal static class ShardPolicyJson
         DateTimeOffset? calm = null;
         string? holding = null;
         var kind = "";
+        var (mode, reason, changedAt) = (state.Mode, state.Reason, state.ChangedAt);
         if (!string.IsNullOrEmpty(policyJson))
         {
             using var doc = JsonDocument.Parse(policyJson);
@@ -42,18 +66,27 @@ internal static class ShardPolicyJson
                 calm = at;
             }
 
-            if (doc.RootElement.TryGetProperty("holding", out var h))
+            // Under a switch, the measured state is kept apart from the written one.
+            var measured = doc.RootElement.TryGetProperty("measured", out var m) ? m : doc.RootElement;
+            if (measured.TryGetProperty("mode", out var md))
+            {
+                mode = ShardModeNames.Parse(md.GetString() ?? "");
+                reason = measured.TryGetProperty("reason", out var r) ? r.GetString() ?? "" : "";
+                changedAt = measured.TryGetProperty("changed_at", out var ch) && ch.TryGetDateTimeOffset(out var since) ? since : changedAt;
+            }
+
+            if (measured.TryGetProperty("holding", out var h))
             {
                 holding = h.GetString();
             }
 
-            if (doc.RootElement.TryGetProperty("kind", out var k))
+            if (measured.TryGetProperty("kind", out var k))
             {
                 kind = k.GetString() ?? "";
             }
         }
 
-        return new ShardPolicyState(state.Mode, state.Reason, state.ChangedAt, calm, holding, kind);
+        return new ShardPolicyState(mode, reason, changedAt, calm, holding, kind);
     }
 
     /// <summary>What holds a stored shard state, and the kind of its reason.</summary>

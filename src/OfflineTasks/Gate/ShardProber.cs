@@ -37,6 +37,7 @@ internal sealed class ShardProber : LeaderService
     private readonly Dictionary<string, Probe> _probes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ShardPolicyState> _states = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _due = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Written> _written = new(StringComparer.Ordinal);
     private GateSettings? _probesBuiltFor;
     private GateSettings _round;
     private bool _ledLastRound;
@@ -93,10 +94,13 @@ internal sealed class ShardProber : LeaderService
             // Carry on the hysteresis where the previous prober left it.
             _states.Clear();
             _due.Clear();
+            _written.Clear();
             var stored = await _store.ReadStatesAsync(stopping).ConfigureAwait(false);
+            var inForce = await _store.ReadSwitchesAsync(Time.GetUtcNow(), stopping).ConfigureAwait(false);
             foreach (var state in stored.States)
             {
                 _states[state.Shard] = ShardPolicyJson.Read(state, stored.Policies.GetValueOrDefault(state.Shard));
+                _written[state.Shard] = new Written(state.Mode, state.ChangedAt, inForce.GetValueOrDefault(state.Shard));
             }
 
             Logger.LogInformation("This process now probes the fleet's {Count} shards ({Shards})", settings.Shards.Count, string.Join(", ", settings.Shards.Keys));
@@ -104,7 +108,9 @@ internal sealed class ShardProber : LeaderService
 
         await EnsureProbesAsync(settings).ConfigureAwait(false);
         var started = Time.GetUtcNow();
-        var due = settings.Shards.Values.Where(shard => !_due.TryGetValue(shard.Name, out var at) || at <= started + DueSlack).ToList();
+        var switches = await _store.ReadSwitchesAsync(started, stopping).ConfigureAwait(false);
+        var switched = settings.Shards.Keys.Where(name => _written.GetValueOrDefault(name)?.Switch != switches.GetValueOrDefault(name)).ToHashSet(StringComparer.Ordinal);
+        var due = settings.Shards.Values.Where(shard => !_due.TryGetValue(shard.Name, out var at) || at <= started + DueSlack || switched.Contains(shard.Name)).ToList();
         var samples = await Task.WhenAll(due.SelectMany(shard => shard.Masters).Select(m => _probes[m.Name].RunAsync(Time, stopping))).ConfigureAwait(false);
         var now = Time.GetUtcNow();
         if (_metrics is not null)
@@ -131,7 +137,7 @@ internal sealed class ShardProber : LeaderService
             var next = previous is null || previous.Kind == NotConfigured
                 ? ShardPolicy.Evaluate(new ShardPolicyState(ShardMode.Open, "first probe: no signal at its high-water mark", now, null, null), shard, mine, now)
                 : ShardPolicy.Evaluate(previous, shard, mine, now);
-            Record(shard.Name, previous, next, now, writes, events, ShardPolicyJson.Signals(mine));
+            Record(shard.Name, previous, next, switches.GetValueOrDefault(shard.Name), now, writes, events, ShardPolicyJson.Signals(mine));
             _due[shard.Name] = NextProbe(settings, shard, next, started);
         }
 
@@ -144,13 +150,13 @@ internal sealed class ShardProber : LeaderService
                 : new ShardPolicyState(ShardMode.Closed,
                     $"unknown shard {name}: it is no longer configured (no {GateOptions.SectionName}:Shards:{name}); its jobs stay parked until it is configured again",
                     now, null, null, NotConfigured);
-            Record(name, previous, next, now, writes, events, "{}");
+            Record(name, previous, next, null, now, writes, events, "{}");
         }
 
         // A shard that closes is announced to every process first, and written a moment later: by the time the closure
         // is on record (and its event stamped), every process has stopped starting its jobs.
         var closing = events.Where(e => Restricts(e.From, e.To))
-            .Select(e => new ShardClosing(e.Shard, e.To, _states.GetValueOrDefault(e.Shard)?.Kind ?? "", e.Reason)).ToList();
+            .Select(e => new ShardClosing(e.Shard, e.To, KindOf(e.Shard), e.Reason)).ToList();
         if (closing.Count > 0)
         {
             await _store.AnnounceClosingAsync(Role, Id, closing, stopping).ConfigureAwait(false);
@@ -164,6 +170,10 @@ internal sealed class ShardProber : LeaderService
         }
 
         _ledLastRound = true;
+        foreach (var name in switched.Where(n => _written.TryGetValue(n, out var w) && w.Switch == switches.GetValueOrDefault(n)))
+        {
+            Announce(name, switches.GetValueOrDefault(name), now);
+        }
 
         foreach (var e in events.Where(e => e.From is not null || e.To != ShardMode.Open))
         {
@@ -174,7 +184,7 @@ internal sealed class ShardProber : LeaderService
                 ["state"] = ShardModeNames.Name(e.To),
                 ["previous"] = e.From is { } from ? ShardModeNames.Name(from) : null,
                 ["reason"] = e.Reason,
-                ["reason_kind"] = _states.GetValueOrDefault(e.Shard)?.Kind,
+                ["reason_kind"] = KindOf(e.Shard),
             }));
         }
 
@@ -213,31 +223,70 @@ internal sealed class ShardProber : LeaderService
         return state.CalmSince is { } calm && calm + shard.HoldTime < next ? calm + shard.HoldTime : next;
     }
 
-    private void Record(string shard, ShardPolicyState? previous, ShardPolicyState next, DateTimeOffset now, List<ShardStateWrite> writes, List<ShardEvent> events,
-        string signals)
+    /// <summary>
+    /// Records a round's outcome for <paramref name="shard"/>: <paramref name="next"/> is what the gate measured (kept
+    /// for the hysteresis, and shown under a switch); what is written is the switch's mode when an operator forced the
+    /// shard, else the measured one. An event is logged when the written mode changes.
+    /// </summary>
+    private void Record(string shard, ShardPolicyState? previous, ShardPolicyState next, ShardSwitch? forced, DateTimeOffset now, List<ShardStateWrite> writes,
+        List<ShardEvent> events, string signals)
     {
         _states[shard] = next;
-        if (previous is null || previous.Mode != next.Mode || (previous.Kind == NotConfigured) != (next.Kind == NotConfigured))
+        var was = _written.GetValueOrDefault(shard);
+        var mode = forced?.Mode ?? next.Mode;
+        var reason = forced is null ? next.Reason : forced.Describe(Measured(next));
+        var since = was is null ? next.ChangedAt : was.Mode == mode ? was.Since : now;
+        if (was is null || was.Mode != mode || (previous is not null && (previous.Kind == NotConfigured) != (next.Kind == NotConfigured)))
         {
-            events.Add(new ShardEvent(0, shard, now, previous?.Mode, next.Mode, next.Reason));
-            Log(shard, previous?.Mode, next);
+            events.Add(new ShardEvent(0, shard, now, was?.Mode ?? previous?.Mode, mode, reason));
+            Log(shard, was?.Mode ?? previous?.Mode, mode, reason);
         }
 
-        writes.Add(new ShardStateWrite(shard, next.Mode, next.Reason, next.ChangedAt, signals, ShardPolicyJson.Policy(next)));
+        _written[shard] = new Written(mode, since, forced);
+        writes.Add(new ShardStateWrite(shard, mode, reason, since, signals, ShardPolicyJson.Policy(next, forced)));
     }
 
-    private void Log(string shard, ShardMode? from, ShardPolicyState next)
+    /// <summary>The kind of reason of what was last written for <paramref name="shard"/>: <c>switch</c> under a switch, else the measured one.</summary>
+    private string KindOf(string shard) =>
+        _written.GetValueOrDefault(shard)?.Switch is not null ? ShardSwitch.Kind : _states.GetValueOrDefault(shard)?.Kind ?? "";
+
+    /// <summary>What the gate measures, as shown beside a switch.</summary>
+    private static string Measured(ShardPolicyState state) => state.Mode switch
     {
-        switch (next.Mode)
+        ShardMode.Open => "open",
+        ShardMode.LightOnly => "open for light jobs only: " + state.Reason,
+        _ => "closed: " + state.Reason,
+    };
+
+    /// <summary>Logs and posts to the operations channel that <paramref name="shard"/>'s switch took effect or ended.</summary>
+    private void Announce(string shard, ShardSwitch? forced, DateTimeOffset now)
+    {
+        var text = forced is null
+            ? $"Switch on shard {shard} cleared: the gate decides again"
+            : $"Switch on shard {shard}: {forced.Describe(Measured(_states[shard]))}";
+        Logger.LogWarning("{Switch}", text);
+        _notifier?.Post(new Notice("switch", text, now, new Dictionary<string, object?>
+        {
+            ["shard"] = shard,
+            ["state"] = forced is null ? "cleared" : forced.Mode == ShardMode.Open ? "forced_open" : "forced_closed",
+            ["actor"] = forced?.Actor,
+            ["reason"] = forced?.Reason,
+            ["until"] = forced?.Until,
+        }));
+    }
+
+    private void Log(string shard, ShardMode? from, ShardMode mode, string reason)
+    {
+        switch (mode)
         {
             case ShardMode.Closed:
-                Logger.LogWarning("Shard {Shard} closed: {Reason}", shard, next.Reason);
+                Logger.LogWarning("Shard {Shard} closed: {Reason}", shard, reason);
                 break;
             case ShardMode.LightOnly:
-                Logger.LogWarning("Shard {Shard} open for light jobs only: {Reason}", shard, next.Reason);
+                Logger.LogWarning("Shard {Shard} open for light jobs only: {Reason}", shard, reason);
                 break;
             default:
-                Logger.LogInformation("Shard {Shard} {What}: {Reason}", shard, from is null ? "open" : "reopened", next.Reason);
+                Logger.LogInformation("Shard {Shard} {What}: {Reason}", shard, from is null ? "open" : "reopened", reason);
                 break;
         }
     }
@@ -359,4 +408,7 @@ internal sealed class ShardProber : LeaderService
 
         public ValueTask DisposeAsync() => _client.DisposeAsync();
     }
+
+    /// <summary>What the prober last wrote for a shard: its mode, since when, and under which switch.</summary>
+    private sealed record Written(ShardMode Mode, DateTimeOffset Since, ShardSwitch? Switch);
 }

@@ -45,13 +45,13 @@ public sealed class Migrator
                     applied_at timestamptz NOT NULL DEFAULT now())
                 """, cancellationToken).ConfigureAwait(false);
 
-            var applied = new HashSet<int>();
-            await using (var command = new NpgsqlCommand($"SELECT version FROM {_schema}.schema_migration", connection))
+            var applied = new Dictionary<int, string>();
+            await using (var command = new NpgsqlCommand($"SELECT version, name FROM {_schema}.schema_migration", connection))
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
             {
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    applied.Add(reader.GetInt32(0));
+                    applied[reader.GetInt32(0)] = reader.GetString(1);
                 }
             }
 
@@ -59,7 +59,7 @@ public sealed class Migrator
             var count = 0;
             foreach (var (version, name, sql) in Known)
             {
-                if (applied.Contains(version))
+                if (applied.ContainsKey(version))
                 {
                     continue;
                 }
@@ -82,9 +82,10 @@ public sealed class Migrator
 
     // Before OfflineTasks ran on Hangfire, its own job engine kept its jobs in this schema (migrations 001_init to
     // 004); those tables mean nothing to Hangfire, and the migrations of the same numbers here are different ones.
-    private void ThrowIfOldEngine(HashSet<int> applied)
+    // Its first migration is the one named 'init'.
+    private void ThrowIfOldEngine(Dictionary<int, string> applied)
     {
-        if (applied.Contains(3) || applied.Contains(4))
+        if (applied.TryGetValue(1, out var first) && first == "init")
         {
             throw new InvalidOperationException(
                 $"Schema '{_schema}' holds the tables of OfflineTasks' former job engine (migrations 001_init to 004), which ran before it moved to Hangfire. "

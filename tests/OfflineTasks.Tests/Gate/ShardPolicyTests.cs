@@ -142,4 +142,20 @@ public sealed class ShardPolicyTests
         Assert.Equal(ShardMode.Closed, state.Mode);
         Assert.Contains("users-1b unknown", state.Reason, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Under_a_switch_the_stored_policy_keeps_the_measured_state_so_a_new_leader_carries_the_hysteresis_on()
+    {
+        var measured = ShardPolicy.Evaluate(Open, Shard, Pair(T0, ioOnB: false), T0);
+        var forced = new ShardSwitch("users-1", ShardMode.Open, "backfill", "carol", T0, null);
+        var json = ShardPolicyJson.Policy(measured, forced);
+
+        // What was written: the switch's mode and reason; what a new leader rebuilds: the measured state.
+        var written = new ShardState("users-1", ShardMode.Open, forced.Describe("closed: " + measured.Reason), T0.AddSeconds(9), null, "{}", T0, TimeSpan.Zero);
+        var rebuilt = ShardPolicyJson.Read(written, json);
+
+        Assert.Equal((ShardMode.Closed, measured.Reason, measured.ChangedAt, measured.Kind), (rebuilt.Mode, rebuilt.Reason, rebuilt.ChangedAt, rebuilt.Kind));
+        Assert.Equal(("forced open by carol: backfill (measured: closed)", ShardSwitch.Kind), ShardPolicyJson.Holding(json));
+        Assert.Equal(measured.Mode, ShardPolicyJson.Read(written with { Mode = ShardMode.Closed }, ShardPolicyJson.Policy(measured)).Mode);
+    }
 }

@@ -398,6 +398,83 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
     }
 
     [Fact]
+    public async Task An_operator_forcing_a_calm_shard_closed_parks_its_jobs_saying_who_and_why_and_clearing_the_switch_releases_them()
+    {
+        await using var host = Host();
+        await host.StartAsync();
+        await WaitForGateAsync(host, open: true);
+
+        await _schema.Store.SetSwitchAsync(Shard, ShardMode.Closed, "schema change on p <b>now</b>", "alice", DateTimeOffset.UtcNow);
+        await WaitForGateAsync(host, open: false);
+        var decision = host.Services.GetRequiredService<IShardGate>().Check(Shard);
+        Assert.Matches(@"^shard p closed for \d+\.\d s: forced closed by alice: schema change on p <b>now</b> \(measured: open\)$", decision.Reason);
+        Assert.Equal("switch", decision.ReasonKind);
+        var id = Enqueue();
+        Assert.Equal(ParkedState.StateName, _schema.StateOf(id));
+        Assert.Contains("forced closed by alice", _schema.HistoryOf(id)[^1].Reason, StringComparison.Ordinal);
+
+        Assert.True(await _schema.Store.ClearSwitchAsync(Shard, "bob", "done", DateTimeOffset.UtcNow));
+        await _schema.WaitForStateAsync([id], SucceededState.StateName, Timeout);
+        var audit = await _schema.Store.GetSwitchAuditAsync(Shard);
+        Assert.Equal(["cleared", "force_closed"], audit.Select(a => a.Action));
+        Assert.Equal(["bob", "alice"], audit.Select(a => a.Actor));
+        Assert.Empty(await _schema.Store.GetSwitchesAsync());
+        Assert.False(await _schema.Store.ClearSwitchAsync(Shard, "bob", null, DateTimeOffset.UtcNow)); // nothing to clear: no entry
+        Assert.Equal(2, (await _schema.Store.GetSwitchAuditAsync(Shard)).Count);
+    }
+
+    [Fact]
+    public async Task Forcing_a_stressed_shard_open_runs_its_jobs_while_its_state_keeps_the_measured_reason_and_the_switch_expires_by_itself()
+    {
+        await using var host = Host();
+        await host.StartAsync();
+        await WaitForGateAsync(host, open: true);
+        await CloseAsync(host);
+        var parked = Enqueue();
+
+        await _schema.Store.SetSwitchAsync(Shard, ShardMode.Open, "backfill must finish", "carol", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddSeconds(4));
+        await WaitForGateAsync(host, open: true);
+        await _schema.WaitForStateAsync([parked, Enqueue()], SucceededState.StateName, Timeout);
+        var state = (await _schema.Store.GetShardStatesAsync()).Single(s => s.Shard == Shard);
+        Assert.Equal(ShardMode.Open, state.Mode);
+        Assert.Matches(@"^forced open by carol until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: backfill must finish \(measured: closed: replication IO thread not running on park-a", state.Reason);
+        Assert.Contains("park-a", state.Signals, StringComparison.Ordinal); // the prober still measures
+
+        // The switch expires: the gate's decision (still closed: replication is stopped) returns.
+        await WaitForGateAsync(host, open: false);
+        Assert.Matches(@"replication IO thread not running on park-a", host.Services.GetRequiredService<IShardGate>().Check(Shard).Reason);
+        Assert.Equal(["expired", "force_open"], (await _schema.Store.GetSwitchAuditAsync(Shard)).Select(a => a.Action));
+        Assert.Equal(ParkedState.StateName, _schema.StateOf(Enqueue()));
+    }
+
+    [Fact]
+    public async Task A_switch_without_a_reason_or_with_an_expiry_in_the_past_is_refused_naming_what_is_wrong()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var noReason = await Assert.ThrowsAsync<ArgumentException>(() => _schema.Store.SetSwitchAsync(Shard, ShardMode.Closed, "  ", "alice", now));
+        Assert.StartsWith("A switch on shard p needs a reason: say why it is forced closed.", noReason.Message, StringComparison.Ordinal);
+        var past = await Assert.ThrowsAsync<ArgumentException>(() => _schema.Store.SetSwitchAsync(Shard, ShardMode.Open, "x", "alice", now, now.AddSeconds(-1)));
+        Assert.Contains("which is not after now", past.Message, StringComparison.Ordinal);
+        var light = await Assert.ThrowsAsync<ArgumentException>(() => _schema.Store.SetSwitchAsync(Shard, ShardMode.LightOnly, "x", "alice", now));
+        Assert.StartsWith("A switch forces a shard closed or open, not light_only.", light.Message, StringComparison.Ordinal);
+        Assert.Empty(await _schema.Store.GetSwitchesAsync());
+        Assert.Empty(await _schema.Store.GetSwitchAuditAsync());
+    }
+
+    [Fact]
+    public async Task A_switch_expires_exactly_at_its_time_on_the_clock_the_prober_passes()
+    {
+        var set = new DateTimeOffset(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);
+        await _schema.Store.SetSwitchAsync(Shard, ShardMode.Closed, "maintenance", "alice", set, set.AddMinutes(10));
+        IShardStateStore store = _schema.Store;
+
+        Assert.Equal("alice", (await store.ReadSwitchesAsync(set.AddMinutes(10).AddTicks(-1), default))[Shard].Actor);
+        Assert.Empty(await store.ReadSwitchesAsync(set.AddMinutes(10), default));
+        var expired = (await _schema.Store.GetSwitchAuditAsync(Shard))[0];
+        Assert.Equal(("expired", "offlinetasks", "maintenance", set.AddMinutes(10)), (expired.Action, expired.Actor, expired.Reason, expired.At));
+    }
+
+    [Fact]
     public async Task A_releaser_killed_while_releasing_2000_parked_jobs_loses_none_and_every_job_runs_exactly_once()
     {
         await _schema.ExecuteAsync(OfflineTasks.TestWorker.RecordingJob.CreateTable(_schema.Name));
