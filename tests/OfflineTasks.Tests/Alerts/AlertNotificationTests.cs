@@ -98,7 +98,8 @@ public sealed class AlertNotificationTests
         Assert.True(drained < TimeSpan.FromSeconds(15), $"the jobs took {drained.TotalSeconds:0.0} s");
         await Eventually.Until(() => Task.FromResult(logs.Contains("Webhook gave up after 2 attempts")), found => found, Timeout, "the give-up to be logged");
         Assert.True(logs.Contains("ALERT backlog FIRING"), "the alert itself is in the log");
-        Assert.Empty(webhook.Accepted);
+        // Nothing was delivered: the receiver may still answer a request long after the notifier gave up on it.
+        Assert.Equal(0, host.Services.GetRequiredService<OfflineTasks.Alerts.OperationsNotifier>().Delivered);
     }
 
     [Fact]

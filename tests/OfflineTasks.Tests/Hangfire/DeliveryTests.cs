@@ -117,9 +117,14 @@ public sealed class DeliveryTests
         await schema.WaitForStateAsync(ids, SucceededState.StateName, Timeout);
 
         // Idle workers find new jobs by polling every 100 ms here (200 ms by default): none waits for a notification.
-        var worst = await schema.ScalarAsync<double>(
-            "SELECT max(extract(epoch FROM r.started_at) - extract(epoch FROM j.createdat))::float8 FROM {s}.test_run r JOIN {hf}.job j ON j.id = r.job_id::bigint");
-        Assert.True(worst < 5, $"a job waited {worst:0.0} s between its creation and its start");
+        // A job left waiting would start long after jobs created after it; how long the backlog takes to drain on a
+        // busy machine does not matter.
+        var worst = await schema.ScalarAsync<double>("""
+            SELECT coalesce(max(extract(epoch FROM r.started_at - later.first)), 0)::float8
+            FROM {s}.test_run r
+            CROSS JOIN LATERAL (SELECT min(r2.started_at) AS first FROM {s}.test_run r2 WHERE r2.job_id::bigint > r.job_id::bigint) later
+            """);
+        Assert.True(worst < 2, $"a job started {worst:0.0} s after a job created after it had started");
         Assert.Equal(ids.Count, (await RunsAsync(schema)).Count);
     }
 }
