@@ -35,6 +35,9 @@ internal sealed class ShardGate : IShardGate
     /// <summary>When <paramref name="shard"/> entered its current mode, as last read; null when it has no state.</summary>
     public DateTimeOffset? ChangedAt(string shard) => _cache.Current.States.TryGetValue(shard, out var state) ? state.ChangedAt : null;
 
+    /// <summary>This process's copy of the shard states, as last read.</summary>
+    internal ShardStateCache.View Snapshot => _cache.Current;
+
     /// <summary>Whether <paramref name="shard"/> is configured.</summary>
     public bool IsKnown(string shard) => _settings.Current.Shards.ContainsKey(shard);
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using Hangfire;
 using Hangfire.Dashboard;
 using Hangfire.States;
+using OfflineTasks.Dashboard;
 
 namespace OfflineTasks.Hangfire;
 
@@ -35,6 +36,12 @@ public static class OfflineTasksGlobalConfigurationExtensions
             GlobalJobFilters.Filters.Add(new ShardCheckpointFilter(), ShardCheckpointFilter.Order);
             GlobalJobFilters.Filters.Add(new ShardElectionFilter(), ShardElectionFilter.Order);
             GlobalJobFilters.Filters.Add(new JobMetricsFilter());
+            DashboardRoutes.Routes.AddRazorPage(ShardsPage.Path, _ => new ShardsPage());
+            DashboardRoutes.Routes.Add(ShardsPage.TablePath, new ShardsTableDispatcher());
+            NavigationMenu.Items.Add(page => new MenuItem("Shards", page.Url.To(ShardsPage.Path))
+            {
+                Active = page.RequestPath.StartsWith(ShardsPage.Path, StringComparison.OrdinalIgnoreCase),
+            });
             JobHistoryRenderer.AddStateCssSuffix(ParkedState.StateName, "info");
             JobHistoryRenderer.Register(ParkedState.StateName, RenderParked);
             _installed = true;

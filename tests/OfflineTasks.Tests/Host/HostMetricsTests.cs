@@ -87,6 +87,38 @@ public sealed partial class HostMetricsTests
     }
 
     [Fact]
+    public async Task The_Shards_page_shows_each_shard_s_mode_reason_masters_and_parked_jobs_and_encodes_what_operators_typed()
+    {
+        await using var schema = new TestSchema();
+        await schema.InitializeAsync();
+        using var host = HostProcess.Start(Environment(schema,
+            ("OfflineTasks__Gate__ProbeInterval", "00:00:00.25"),
+            ("OfflineTasks__Gate__Shards__users-7__Masters__0__Port", "1"), ("OfflineTasks__Gate__Shards__users-7__Masters__0__User", "probe"),
+            ("OfflineTasks__Gate__Shards__users-7__Masters__1__Port", "2"), ("OfflineTasks__Gate__Shards__users-7__Masters__1__User", "probe")));
+        var url = await host.MetricsUrlAsync(Timeout);
+        var dashboard = url.Replace("/metrics", "/hangfire", StringComparison.Ordinal);
+        var id = schema.Client.Enqueue<OfflineTasks.Host.Examples.IPhotoIndexer>(x => x.ReindexAsync(7, 42, CancellationToken.None));
+        await schema.WaitForStateAsync([id], OfflineTasks.Hangfire.ParkedState.StateName, Timeout);
+        await schema.Store.SetSwitchAsync("users-7", OfflineTasks.Gate.ShardMode.Closed, "<script>alert(1)</script> disk swap", "ops <b>", DateTimeOffset.UtcNow);
+
+        using var http = new HttpClient();
+        var table = await Eventually.Until(() => http.GetStringAsync(dashboard + "/offlinetasks/shards/table"),
+            t => t.Contains("forced closed", StringComparison.Ordinal), Timeout, "the Shards table to show the switch");
+        Assert.Contains("<tr data-shard=\"users-7\">", table, StringComparison.Ordinal);
+        Assert.Contains("forced closed by ops &lt;b&gt;: &lt;script&gt;alert(1)&lt;/script&gt; disk swap (measured: closed: ", table, StringComparison.Ordinal);
+        Assert.DoesNotContain("<script>alert(1)", table, StringComparison.Ordinal);
+        Assert.DoesNotContain("<b>", table, StringComparison.Ordinal);
+        Assert.Contains("<tr data-master=\"users-7a\"><td>users-7a</td><td><span class=\"text-danger\">unreachable</span>", table, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"offlinetasks-parked\">1</td>", table, StringComparison.Ordinal);
+
+        var page = await http.GetStringAsync(dashboard + "/offlinetasks/shards");
+        Assert.Contains("<h1 class=\"page-header\">Shards</h1>", page, StringComparison.Ordinal);
+        Assert.Matches(@"<li class=""active"">\s*<a href=""/hangfire/offlinetasks/shards"">\s*Shards", page); // in the navigation bar, active
+        Assert.Contains("data-refresh=\"/hangfire/offlinetasks/shards/table\"", page, StringComparison.Ordinal);
+        Assert.Contains("forced closed", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Metrics_go_out_over_otlp_when_an_endpoint_is_configured()
     {
         await using var schema = new TestSchema();
