@@ -21,7 +21,7 @@ stop_servers() {
 trap stop_servers EXIT
 
 log=$(mktemp)
-dotnet test OfflineTasks.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+dotnet test OfflineTasks.sln -c Release --logger "console;verbosity=normal" --blame-hang-timeout 10m "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 # The summary block of each test run: "Total tests: 35" then "     Passed: 34", "     Failed: 1", "    Skipped: 0".

@@ -27,9 +27,12 @@ public sealed class StressMariaDbPair : IDisposable
 /// </summary>
 public sealed class StressTests(StressMariaDbPair fixture) : IClassFixture<StressMariaDbPair>
 {
+    /// <summary>Every test's bound: a stress that wedged its server fails its test rather than hanging the suite.</summary>
+    private const int TestTimeoutMs = 90_000;
+
     private readonly MariaDbServer _server = new(fixture.Pair.Directory, "a", fixture.Pair.PortA);
 
-    [Fact]
+    [Fact(Timeout = TestTimeoutMs)]
     public async Task Sleeping_statements_raise_threads_running_above_high_water_and_undo_brings_it_below_low_water()
     {
         await using var stress = new ThreadsRunningStress(_server, 45);
@@ -43,7 +46,7 @@ public sealed class StressTests(StressMariaDbPair fixture) : IClassFixture<Stres
         Assert.True(calm <= DateTimeOffset.UtcNow);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeoutMs)]
     public async Task Idle_connections_raise_the_connection_ratio_above_high_water_and_undo_brings_it_below_low_water()
     {
         await using var stress = new ConnectionsStress(_server, ratio: 0.85);
@@ -58,7 +61,7 @@ public sealed class StressTests(StressMariaDbPair fixture) : IClassFixture<Stres
         Assert.True(after < 0.60, $"Threads_connected/max_connections {after:0.00} after it");
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeoutMs)]
     public async Task Stop_slave_stops_replication_and_undo_starts_it_again()
     {
         await using var stress = new ReplicationStress(_server);
@@ -71,13 +74,13 @@ public sealed class StressTests(StressMariaDbPair fixture) : IClassFixture<Stres
         Assert.True(await ReplicatingAsync());
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeoutMs)]
     public async Task A_frozen_server_accepts_no_statement_and_answers_again_after_undo()
     {
         await using var stress = new FreezeStress(_server);
 
         await stress.ApplyAsync();
-        var state = Signals.State(stress.Pid);
+        var state = await WaitForAsync(() => Task.FromResult(Signals.State(stress.Pid)), st => st == 'T'); // the kernel stops it a moment after the signal
         var clock = Stopwatch.StartNew();
         var answered = await AnswersAsync(TimeSpan.FromSeconds(1));
         var waited = clock.Elapsed;
@@ -89,7 +92,7 @@ public sealed class StressTests(StressMariaDbPair fixture) : IClassFixture<Stres
         Assert.True(await AnswersAsync(TimeSpan.FromSeconds(5)));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeoutMs)]
     public async Task A_shut_down_master_refuses_connections_and_undo_starts_it_replicating_again()
     {
         await using var stress = new ShutdownStress(_server);
@@ -102,7 +105,7 @@ public sealed class StressTests(StressMariaDbPair fixture) : IClassFixture<Stres
         Assert.True(await ReplicatingAsync());
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeoutMs)]
     public async Task Noise_keeps_threads_running_around_high_water_above_low_water()
     {
         await using var stress = new NoiseStress(_server, TimeSpan.FromSeconds(4), seed: 7);
@@ -124,7 +127,7 @@ public sealed class StressTests(StressMariaDbPair fixture) : IClassFixture<Stres
         Assert.All(stress.Segments.SkipLast(1), s => Assert.InRange(s.Length.TotalMilliseconds, 200, 1000));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeoutMs)]
     public async Task A_stress_undoes_itself_after_its_maximum_duration()
     {
         var stress = new ReplicationStress(_server, maxDuration: TimeSpan.FromMilliseconds(500));
