@@ -42,6 +42,7 @@ public static class OfflineTasksGlobalConfigurationExtensions
             {
                 Active = page.RequestPath.StartsWith(ShardsPage.Path, StringComparison.OrdinalIgnoreCase),
             });
+            configuration.UseJobDetailsRenderer(ParkedJobPanel.Order, ParkedJobPanel.Render);
             JobHistoryRenderer.AddStateCssSuffix(ParkedState.StateName, "info");
             JobHistoryRenderer.Register(ParkedState.StateName, RenderParked);
             _installed = true;

@@ -84,6 +84,10 @@ public sealed partial class HostMetricsTests
         Assert.Contains("shard users-7 closed for ", page, StringComparison.Ordinal);
         Assert.Contains("users-7a unreachable", page, StringComparison.Ordinal);
         Assert.Contains("<dt>Shard:</dt><dd>users-7</dd>", page, StringComparison.Ordinal);
+
+        // Why it is not running now: its shard's state as the host's gate decides it, linking to the Shards page.
+        Assert.Contains("<h3 class=\"offlinetasks-waiting\">Waiting for shard users-7</h3>", page, StringComparison.Ordinal);
+        Assert.Matches(@"Shard <a href=""/hangfire/offlinetasks/shards"">users-7</a> now: shard users-7 closed for \d+\.\d s: .*users-7a unreachable.*The job stays parked until the shard reopens\.", page);
     }
 
     [Fact]

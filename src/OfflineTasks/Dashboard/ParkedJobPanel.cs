@@ -1,0 +1,44 @@
+using System.Net;
+using Hangfire.Dashboard;
+using OfflineTasks.Hangfire;
+
+namespace OfflineTasks.Dashboard;
+
+/// <summary>
+/// "Why isn't this job running?" on a parked job's page: its shard's state now, as this process's gate decides it
+/// (the job's history says why it was parked then), with a link to the Shards page.
+/// </summary>
+internal static class ParkedJobPanel
+{
+    public const int Order = 100;
+
+    public static NonEscapedString Render(JobDetailsRendererDto dto)
+    {
+        ArgumentNullException.ThrowIfNull(dto);
+        var current = dto.JobDetails.History?.FirstOrDefault();
+        if (current is null || !string.Equals(current.StateName, ParkedState.StateName, StringComparison.OrdinalIgnoreCase)
+            || current.Data is null || !current.Data.TryGetValue("Shard", out var shard))
+        {
+            return new NonEscapedString("");
+        }
+
+        var light = current.Data.TryGetValue("Light", out var l) && l == "true";
+        var link = $"<a href=\"{WebUtility.HtmlEncode(dto.Page.Url.To(ShardsPage.Path))}\">{WebUtility.HtmlEncode(shard)}</a>";
+        string now;
+        if (GateBinding.For(dto.Page.Storage) is not { } binding)
+        {
+            now = "unknown here: this process runs no OfflineTasks gate for this storage.";
+        }
+        else if (binding.Gate.Check(shard, light) is { IsOpen: true })
+        {
+            now = "open again: the releaser moves this job back to its queue shortly (at the pace of the reopening ramp).";
+        }
+        else
+        {
+            now = WebUtility.HtmlEncode(binding.Gate.Check(shard, light).Reason ?? "closed") + ". The job stays parked until the shard reopens.";
+        }
+
+        return new NonEscapedString(
+            $"<h3 class=\"offlinetasks-waiting\">Waiting for shard {WebUtility.HtmlEncode(shard)}</h3><div class=\"alert alert-info\">Shard {link} now: {now}</div>");
+    }
+}
