@@ -24,19 +24,13 @@ internal static class ParkedJobPanel
 
         var light = current.Data.TryGetValue("Light", out var l) && l == "true";
         var link = $"<a href=\"{WebUtility.HtmlEncode(dto.Page.Url.To(ShardsPage.Path))}\">{WebUtility.HtmlEncode(shard)}</a>";
-        string now;
-        if (GateBinding.For(dto.Page.Storage) is not { } binding)
+        var decision = GateBinding.For(dto.Page.Storage)?.Gate.Check(shard, light);
+        var now = decision switch
         {
-            now = "unknown here: this process runs no OfflineTasks gate for this storage.";
-        }
-        else if (binding.Gate.Check(shard, light) is { IsOpen: true })
-        {
-            now = "open again: the releaser moves this job back to its queue shortly (at the pace of the reopening ramp).";
-        }
-        else
-        {
-            now = WebUtility.HtmlEncode(binding.Gate.Check(shard, light).Reason ?? "closed") + ". The job stays parked until the shard reopens.";
-        }
+            null => "unknown here: this process runs no OfflineTasks gate for this storage.",
+            { IsOpen: true } => "open again: the releaser moves this job back to its queue shortly (at the pace of the reopening ramp).",
+            { } closed => WebUtility.HtmlEncode(closed.Reason ?? "closed") + ". The job stays parked until the shard reopens.",
+        };
 
         return new NonEscapedString(
             $"<h3 class=\"offlinetasks-waiting\">Waiting for shard {WebUtility.HtmlEncode(shard)}</h3><div class=\"alert alert-info\">Shard {link} now: {now}</div>");

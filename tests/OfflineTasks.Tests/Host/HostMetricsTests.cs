@@ -25,6 +25,14 @@ public sealed partial class HostMetricsTests
         .. more,
     ];
 
+    /// <summary>Shard users-7, whose masters nobody listens on: closed, because they are unreachable.</summary>
+    private static readonly (string, string)[] UnreachableShard =
+    [
+        ("OfflineTasks__Gate__ProbeInterval", "00:00:00.25"),
+        ("OfflineTasks__Gate__Shards__users-7__Masters__0__Port", "1"), ("OfflineTasks__Gate__Shards__users-7__Masters__0__User", "probe"),
+        ("OfflineTasks__Gate__Shards__users-7__Masters__1__Port", "2"), ("OfflineTasks__Gate__Shards__users-7__Masters__1__User", "probe"),
+    ];
+
     [Fact]
     public async Task Metrics_pass_promtool_and_report_the_queue_depths_Hangfire_counts()
     {
@@ -67,11 +75,7 @@ public sealed partial class HostMetricsTests
     {
         await using var schema = new TestSchema();
         await schema.InitializeAsync();
-        // A shard whose masters nobody listens on: closed, because they are unreachable.
-        using var host = HostProcess.Start(Environment(schema,
-            ("OfflineTasks__Gate__ProbeInterval", "00:00:00.25"),
-            ("OfflineTasks__Gate__Shards__users-7__Masters__0__Port", "1"), ("OfflineTasks__Gate__Shards__users-7__Masters__0__User", "probe"),
-            ("OfflineTasks__Gate__Shards__users-7__Masters__1__Port", "2"), ("OfflineTasks__Gate__Shards__users-7__Masters__1__User", "probe")));
+        using var host = HostProcess.Start(Environment(schema, UnreachableShard));
         var url = await host.MetricsUrlAsync(Timeout);
 
         // This process has no gate: the job is enqueued, and the host parks it when a worker fetches it.
@@ -95,10 +99,7 @@ public sealed partial class HostMetricsTests
     {
         await using var schema = new TestSchema();
         await schema.InitializeAsync();
-        using var host = HostProcess.Start(Environment(schema,
-            ("OfflineTasks__Gate__ProbeInterval", "00:00:00.25"),
-            ("OfflineTasks__Gate__Shards__users-7__Masters__0__Port", "1"), ("OfflineTasks__Gate__Shards__users-7__Masters__0__User", "probe"),
-            ("OfflineTasks__Gate__Shards__users-7__Masters__1__Port", "2"), ("OfflineTasks__Gate__Shards__users-7__Masters__1__User", "probe")));
+        using var host = HostProcess.Start(Environment(schema, UnreachableShard));
         var url = await host.MetricsUrlAsync(Timeout);
         var dashboard = url.Replace("/metrics", "/hangfire", StringComparison.Ordinal);
         var id = schema.Client.Enqueue<OfflineTasks.Host.Examples.IPhotoIndexer>(x => x.ReindexAsync(7, 42, CancellationToken.None));
