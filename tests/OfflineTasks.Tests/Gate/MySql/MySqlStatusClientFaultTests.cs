@@ -370,5 +370,12 @@ public sealed class MySqlStatusClientFaultTests : IClassFixture<FaultsMariaDbPai
         {
             throw new InvalidOperationException($"kill -{signal} {pid} failed");
         }
+
+        // The kernel stops the process a moment after the signal: until then it may still answer a statement.
+        var stopping = Stopwatch.StartNew();
+        while (signal == "STOP" && OfflineTasks.Benchmarks.Stress.Signals.State(pid) is not ('T' or null) && stopping.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            Thread.Sleep(5);
+        }
     }
 }
