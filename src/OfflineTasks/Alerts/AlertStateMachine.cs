@@ -18,8 +18,8 @@ internal enum AlertStatus
     Resolving,
 }
 
-/// <summary>An alert's state: status, since when, when it last fired, and the last value seen.</summary>
-internal sealed record AlertState(AlertStatus Status, DateTimeOffset Since, DateTimeOffset? FiredAt, double? Value)
+/// <summary>An alert's state: status, since when, when it last fired, the last value seen, and when it last resolved.</summary>
+internal sealed record AlertState(AlertStatus Status, DateTimeOffset Since, DateTimeOffset? FiredAt, double? Value, DateTimeOffset? ResolvedAt = null)
 {
     public bool IsFiring => Status is AlertStatus.Firing or AlertStatus.Resolving;
 
@@ -55,25 +55,25 @@ internal static class AlertStateMachine
                 var pendingSince = state.Status == AlertStatus.Pending ? state.Since : now;
                 if (now - pendingSince >= rule.For)
                 {
-                    return (new AlertState(AlertStatus.Firing, now, now, value), new AlertChange(rule, true, value, now, TimeSpan.Zero));
+                    return (new AlertState(AlertStatus.Firing, now, now, value, state.ResolvedAt), new AlertChange(rule, true, value, now, TimeSpan.Zero));
                 }
 
-                return (new AlertState(AlertStatus.Pending, pendingSince, state.FiredAt, value), null);
+                return (new AlertState(AlertStatus.Pending, pendingSince, state.FiredAt, value, state.ResolvedAt), null);
             case AlertStatus.Ok:
             case AlertStatus.Pending:
-                return (new AlertState(AlertStatus.Ok, state.Status == AlertStatus.Ok ? state.Since : now, state.FiredAt, value), null);
+                return (new AlertState(AlertStatus.Ok, state.Status == AlertStatus.Ok ? state.Since : now, state.FiredAt, value, state.ResolvedAt), null);
             case AlertStatus.Firing when low:
             case AlertStatus.Resolving when low:
                 var resolvingSince = state.Status == AlertStatus.Resolving ? state.Since : now;
                 if (now - resolvingSince >= rule.For)
                 {
                     var lasted = now - (state.FiredAt ?? now);
-                    return (new AlertState(AlertStatus.Ok, now, state.FiredAt, value), new AlertChange(rule, false, value, now, lasted));
+                    return (new AlertState(AlertStatus.Ok, now, state.FiredAt, value, now), new AlertChange(rule, false, value, now, lasted));
                 }
 
-                return (new AlertState(AlertStatus.Resolving, resolvingSince, state.FiredAt, value), null);
+                return (new AlertState(AlertStatus.Resolving, resolvingSince, state.FiredAt, value, state.ResolvedAt), null);
             default:
-                return (new AlertState(AlertStatus.Firing, state.Status == AlertStatus.Firing ? state.Since : now, state.FiredAt, value), null);
+                return (new AlertState(AlertStatus.Firing, state.Status == AlertStatus.Firing ? state.Since : now, state.FiredAt, value, state.ResolvedAt), null);
         }
     }
 }

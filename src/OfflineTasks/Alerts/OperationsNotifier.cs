@@ -1,5 +1,4 @@
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -11,34 +10,44 @@ using Polly.Timeout;
 namespace OfflineTasks.Alerts;
 
 /// <summary>
-/// Sends notices to the team's chat webhook in the background: JSON with a Slack-compatible <c>text</c> field and
-/// the structured fields, each attempt under a timeout, retried with backoff, then given up and logged. Posting
-/// never blocks: notices wait in a bounded queue (the oldest is dropped, and logged, if the webhook is down for long).
+/// The fleet's one operations stream: stores each event (<see cref="Notice"/>) in OfflineTasks' <c>event</c> table,
+/// which the dashboard's pages read, and sends it to the team's chat webhook, in the background: JSON with a
+/// Slack-compatible <c>text</c> field and the structured fields (<see cref="Notice.Body"/>), each attempt under a
+/// timeout, retried with backoff, then given up and logged. Posting never blocks: events wait in a bounded queue (the
+/// oldest is dropped, and logged, if the database and the webhook are down for long). The process that made a change
+/// posts it (the leaders, for shard changes, releases and alerts), so each event is stored and sent once per fleet.
 /// </summary>
 internal sealed class OperationsNotifier : IHostedService, IAsyncDisposable
 {
     private const int Capacity = 1000;
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly TelemetrySettingsMonitor _settings;
+    private readonly Storage.OfflineTasksStore? _store;
     private readonly TimeProvider _time;
     private readonly ILogger<OperationsNotifier> _logger;
     private readonly HttpClient _http;
-    private readonly Channel<Notice> _queue;
+    private readonly Channel<(Notice Notice, bool Stored)> _queue;
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
     private int _stopped;
 
-    public OperationsNotifier(TelemetrySettingsMonitor settings, TimeProvider time, ILogger<OperationsNotifier> logger, HttpMessageHandler? handler = null)
+    /// <param name="settings">The webhook's settings.</param>
+    /// <param name="time">The retries' clock.</param>
+    /// <param name="logger">The log.</param>
+    /// <param name="handler">The webhook's HTTP handler (tests); null for the default.</param>
+    /// <param name="store">Where events are stored; null stores none (tests of the webhook alone).</param>
+    public OperationsNotifier(TelemetrySettingsMonitor settings, TimeProvider time, ILogger<OperationsNotifier> logger, HttpMessageHandler? handler = null,
+        Storage.OfflineTasksStore? store = null)
     {
         _settings = settings;
+        _store = store;
         _time = time;
         _logger = logger;
         _http = new HttpClient(handler ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }, disposeHandler: true)
         {
             Timeout = Timeout.InfiniteTimeSpan, // each attempt has its own timeout
         };
-        _queue = Channel.CreateBounded<Notice>(new BoundedChannelOptions(Capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
-            dropped => _logger.LogError("Notification dropped, the webhook queue is full ({Capacity}): {Text}", Capacity, dropped.Text));
+        _queue = Channel.CreateBounded<(Notice, bool)>(new BoundedChannelOptions(Capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
+            dropped => _logger.LogError("Event dropped, the queue to the event table and the webhook is full ({Capacity}): {Text}", Capacity, dropped.Item1.Text));
     }
 
     /// <summary>Notices sent (delivered to the webhook) so far.</summary>
@@ -46,12 +55,20 @@ internal sealed class OperationsNotifier : IHostedService, IAsyncDisposable
 
     private int _delivered;
 
-    /// <summary>Queues <paramref name="notice"/> for the webhook, if one is configured. Never blocks, never throws.</summary>
-    public void Post(Notice notice)
+    /// <summary>Events stored so far.</summary>
+    public int Stored => Volatile.Read(ref _stored);
+
+    private int _stored;
+
+    /// <summary>
+    /// Queues <paramref name="notice"/> for the event table and the webhook (if one is configured). Never blocks, never
+    /// throws. <paramref name="stored"/>: the event is in the table already (written with the change it reports).
+    /// </summary>
+    public void Post(Notice notice, bool stored = false)
     {
-        if (_settings.Current.Webhook.Url is not null)
+        if ((!stored && _store is not null) || _settings.Current.Webhook.Url is not null)
         {
-            _queue.Writer.TryWrite(notice);
+            _queue.Writer.TryWrite((notice, stored));
         }
     }
 
@@ -99,8 +116,13 @@ internal sealed class OperationsNotifier : IHostedService, IAsyncDisposable
 
     private async Task RunAsync(CancellationToken stopping)
     {
-        await foreach (var notice in _queue.Reader.ReadAllAsync(stopping).ConfigureAwait(false))
+        await foreach (var (notice, stored) in _queue.Reader.ReadAllAsync(stopping).ConfigureAwait(false))
         {
+            if (!stored && _store is not null)
+            {
+                await StoreAsync(notice, stopping).ConfigureAwait(false);
+            }
+
             var webhook = _settings.Current.Webhook;
             if (webhook.Url is not { } url)
             {
@@ -112,10 +134,10 @@ internal sealed class OperationsNotifier : IHostedService, IAsyncDisposable
                 await Pipeline(webhook).ExecuteAsync(
                     static async (state, ct) =>
                     {
-                        using var response = await state.Http.PostAsJsonAsync(state.Url, state.Body, Json, ct).ConfigureAwait(false);
+                        using var response = await state.Http.PostAsJsonAsync(state.Url, state.Body, Notice.Json, ct).ConfigureAwait(false);
                         response.EnsureSuccessStatusCode();
                     },
-                    (Http: _http, Url: url, Body: Body(notice)),
+                    (Http: _http, Url: url, Body: notice.Body()),
                     stopping).ConfigureAwait(false);
                 Interlocked.Increment(ref _delivered);
             }
@@ -155,15 +177,31 @@ internal sealed class OperationsNotifier : IHostedService, IAsyncDisposable
         return builder.AddTimeout(webhook.Timeout).Build();
     }
 
-    private static Dictionary<string, object?> Body(Notice notice)
+    /// <summary>Stores <paramref name="notice"/>, trying three times; an event that cannot be stored is logged (and still sent to chat).</summary>
+    private async Task StoreAsync(Notice notice, CancellationToken stopping)
     {
-        var body = new Dictionary<string, object?>(notice.Fields, StringComparer.Ordinal)
+        for (var attempt = 1; ; attempt++)
         {
-            ["text"] = notice.Text,
-            ["kind"] = notice.Kind,
-            ["at"] = notice.At,
-            ["source"] = "offlinetasks",
-        };
-        return body;
+            try
+            {
+                await _store!.AppendEventAsync(notice, stopping).ConfigureAwait(false);
+                Interlocked.Increment(ref _stored);
+                return;
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception e) when (attempt < 3)
+            {
+                _logger.LogWarning("Storing an event failed (attempt {Attempt} of 3), retrying: {Error}", attempt, e.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), _time, stopping).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError("Storing an event failed three times; the dashboard will not show it: {Error}. The event was: {Text}", e.Message, notice.Text);
+                return;
+            }
+        }
     }
 }

@@ -24,7 +24,7 @@ internal interface IShardStateStore : ILeadership
     /// <paramref name="holder"/> still holds <paramref name="role"/>. Announces the change on <see cref="ShardStateChannel"/>
     /// when <paramref name="events"/> is not empty. Returns false when the role was lost (nothing written).
     /// </summary>
-    Task<bool> WriteStatesAsync(string role, Guid holder, TimeSpan lease, IReadOnlyList<ShardStateWrite> states, IReadOnlyList<ShardEvent> events,
+    Task<bool> WriteStatesAsync(string role, Guid holder, TimeSpan lease, IReadOnlyList<ShardStateWrite> states, IReadOnlyList<ShardEventWrite> events,
         CancellationToken cancellationToken);
 
     /// <summary>
@@ -73,6 +73,9 @@ internal sealed record ShardStateSnapshot(IReadOnlyList<ShardState> States, IRea
 {
     public static ShardStateSnapshot Empty { get; } = new([], new Dictionary<string, string>());
 }
+
+/// <summary>A change of a shard's mode and the event that reports it (stored with it, in the same transaction).</summary>
+internal sealed record ShardEventWrite(ShardEvent Event, Alerts.Notice Notice);
 
 /// <summary>One shard's state as the prober writes it.</summary>
 internal sealed record ShardStateWrite(string Shard, ShardMode Mode, string Reason, DateTimeOffset ChangedAt, string SignalsJson, string PolicyJson);

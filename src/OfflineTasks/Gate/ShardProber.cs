@@ -163,7 +163,8 @@ internal sealed class ShardProber : LeaderService
             await Task.Delay(AnnouncementLead, Time, stopping).ConfigureAwait(false);
         }
 
-        if (!await _store.WriteStatesAsync(Role, Id, settings.LeaderLease, writes, events, stopping).ConfigureAwait(false))
+        var reported = events.Select(e => new ShardEventWrite(e, ShardNotice(e))).ToList();
+        if (!await _store.WriteStatesAsync(Role, Id, settings.LeaderLease, writes, reported, stopping).ConfigureAwait(false))
         {
             _due.Clear();
             return false;
@@ -175,20 +176,27 @@ internal sealed class ShardProber : LeaderService
             Announce(name, switches.GetValueOrDefault(name), now);
         }
 
-        foreach (var e in events.Where(e => e.From is not null || e.To != ShardMode.Open))
+        // Stored with the round; to chat, all but a shard's first opening.
+        foreach (var e in reported.Where(e => e.Event.From is not null || e.Event.To != ShardMode.Open))
         {
-            var what = e.To switch { ShardMode.Closed => "closed", ShardMode.LightOnly => "open for light jobs only", _ => e.From is null ? "open" : "reopened" };
-            _notifier?.Post(new Notice("shard", $"Shard {e.Shard} {what}: {e.Reason}", e.At, new Dictionary<string, object?>
-            {
-                ["shard"] = e.Shard,
-                ["state"] = ShardModeNames.Name(e.To),
-                ["previous"] = e.From is { } from ? ShardModeNames.Name(from) : null,
-                ["reason"] = e.Reason,
-                ["reason_kind"] = KindOf(e.Shard),
-            }));
+            _notifier?.Post(e.Notice, stored: true);
         }
 
         return true;
+    }
+
+    /// <summary>The operations event that reports <paramref name="e"/>.</summary>
+    private Notice ShardNotice(ShardEvent e)
+    {
+        var what = e.To switch { ShardMode.Closed => "closed", ShardMode.LightOnly => "open for light jobs only", _ => e.From is null ? "open" : "reopened" };
+        return new Notice("shard", $"Shard {e.Shard} {what}: {e.Reason}", e.At, new Dictionary<string, object?>
+        {
+            ["shard"] = e.Shard,
+            ["state"] = ShardModeNames.Name(e.To),
+            ["previous"] = e.From is { } from ? ShardModeNames.Name(from) : null,
+            ["reason"] = e.Reason,
+            ["reason_kind"] = KindOf(e.Shard),
+        });
     }
 
     /// <summary>How long a master's probes may keep timing out late (this process stalled) before that counts as a timeout.</summary>

@@ -5,6 +5,7 @@ using Hangfire.Common;
 using Hangfire.States;
 using Hangfire.Storage;
 using Microsoft.Extensions.Logging;
+using OfflineTasks.Alerts;
 using OfflineTasks.Gate;
 using OfflineTasks.Internal;
 using OfflineTasks.Storage;
@@ -57,6 +58,7 @@ internal sealed class ParkedJobReleaser : LeaderService
     private readonly ShardGate _gate;
     private readonly OfflineTasksStore _store;
     private readonly OfflineTasksMetrics _metrics;
+    private readonly OperationsNotifier? _notifier;
     private readonly Dictionary<string, Reopening> _reopenings = new(StringComparer.Ordinal);
     private readonly HashSet<string> _seenClosed = new(StringComparer.Ordinal);
     private readonly HashSet<string> _reported = new(StringComparer.Ordinal);
@@ -65,9 +67,10 @@ internal sealed class ParkedJobReleaser : LeaderService
     private long _lastDeadlineScan;
 
     public ParkedJobReleaser(OfflineTasksStore store, JobStorage storage, IJobFilterProvider filters, ShardGate gate, OfflineTasksMetrics metrics,
-        TimeProvider time, ILogger<ParkedJobReleaser> logger)
+        TimeProvider time, ILogger<ParkedJobReleaser> logger, OperationsNotifier? notifier = null)
         : base(store, Role, time, logger)
     {
+        _notifier = notifier;
         _store = store;
         _storage = storage;
         _stateChanger = new BackgroundJobStateChanger(filters);
@@ -162,6 +165,7 @@ internal sealed class ParkedJobReleaser : LeaderService
     {
         var keys = _gate.Check(shard).IsOpen ? new[] { ParkedState.SetKey(shard, false), ParkedState.SetKey(shard, true) } : [ParkedState.SetKey(shard, true)];
         TimeSpan? next = null;
+        var drained = true;
         foreach (var key in keys)
         {
             while (!stopping.IsCancellationRequested)
@@ -173,6 +177,7 @@ internal sealed class ParkedJobReleaser : LeaderService
                 {
                     if (Oldest(key, 1).Count > 0)
                     {
+                        drained = false;
                         // The ramp holds the rest back: look again when it allows the next job.
                         var wait = ramp.UntilAllowed(sinceOpen, reopening.Released + 1);
                         wait = wait < MinRampWait ? MinRampWait : wait;
@@ -185,6 +190,7 @@ internal sealed class ParkedJobReleaser : LeaderService
                 var batch = ReleaseBatch(shard, key, budget, reopening);
                 if (batch.Closed)
                 {
+                    Report(shard, reopening, closedAgain: true);
                     return null; // the shard closed again: nothing more until it reopens
                 }
 
@@ -200,7 +206,38 @@ internal sealed class ParkedJobReleaser : LeaderService
             }
         }
 
+        if (drained)
+        {
+            Report(shard, reopening, closedAgain: false);
+        }
+
         return next;
+    }
+
+    /// <summary>
+    /// Posts to the operations stream how many jobs this opening released since it last reported: once the shard's
+    /// releasable parked jobs are all back in their queues, or when it closes again before that.
+    /// </summary>
+    private void Report(string shard, Reopening reopening, bool closedAgain)
+    {
+        var released = reopening.TakeUnreported();
+        if (released == 0)
+        {
+            return;
+        }
+
+        var now = Time.GetUtcNow();
+        var text = closedAgain
+            ? string.Create(CultureInfo.InvariantCulture, $"Released {released} parked jobs of shard {shard} before it closed again ({reopening.Reason})")
+            : string.Create(CultureInfo.InvariantCulture, $"Released {released} parked jobs of shard {shard} to their queues, {(now - reopening.Since).TotalSeconds:0.#} s after it opened ({reopening.Reason})");
+        Logger.LogInformation("{Release}", text);
+        _notifier?.Post(new Notice("release", text, now, new Dictionary<string, object?>
+        {
+            ["shard"] = shard,
+            ["released"] = released,
+            ["opened_at"] = reopening.Since,
+            ["closed_again"] = closedAgain,
+        }));
     }
 
     private List<string> Oldest(string key, int count)
@@ -363,6 +400,7 @@ internal sealed class ParkedJobReleaser : LeaderService
 
         foreach (var shard in settings.Shards.Keys)
         {
+            var breached = 0;
             foreach (var key in new[] { ParkedState.SetKey(shard, false), ParkedState.SetKey(shard, true) })
             {
                 foreach (var member in c.GetFirstByLowestScoreFromSet(key, 0, cutoff, DeadlineScanBatch))
@@ -388,8 +426,21 @@ internal sealed class ParkedJobReleaser : LeaderService
                         Logger.LogError("Job {JobId} of shard {Shard} has been parked for {ParkedFor}, past the deadline of {Deadline}; it stays parked",
                             jobId, shard, parkedFor, settings.ParkingDeadline);
                         _metrics.ParkDeadlineExceeded(shard);
+                        breached++;
                     }
                 }
+            }
+
+            if (breached > 0)
+            {
+                _notifier?.Post(new Notice("deadline", string.Create(CultureInfo.InvariantCulture,
+                    $"{breached} more jobs of shard {shard} have been parked past the deadline of {settings.ParkingDeadline.TotalMinutes:0.#} min; they stay parked until it reopens"),
+                    Time.GetUtcNow(), new Dictionary<string, object?>
+                    {
+                        ["shard"] = shard,
+                        ["jobs"] = breached,
+                        ["deadline_minutes"] = settings.ParkingDeadline.TotalMinutes,
+                    }));
             }
         }
     }
@@ -407,5 +458,16 @@ internal sealed class ParkedJobReleaser : LeaderService
         public string Reason { get; } = reason;
 
         public void Count(int jobs) => Interlocked.Add(ref _count, jobs);
+
+        private long _reported;
+
+        /// <summary>Jobs this leader released since the last report, counted as reported now.</summary>
+        public long TakeUnreported()
+        {
+            var count = Interlocked.Read(ref _count);
+            var unreported = count - _reported;
+            _reported = count;
+            return unreported;
+        }
     }
 }

@@ -1,6 +1,6 @@
 namespace OfflineTasks.Storage;
 
-/// <summary>Every statement on the gate's tables (shard_state, shard_event, leader). <c>{s}</c> stands for the schema.</summary>
+/// <summary>Every statement on the gate's tables (shard_state, the shard events of the event stream, leader). <c>{s}</c> stands for the schema.</summary>
 internal static class GateSql
 {
     // Takes a role, or renews it for its holder. Returns a row only to the holder; 'acquired' is true when the
@@ -38,9 +38,9 @@ internal static class GateSql
         """;
 
     public const string InsertEvents = """
-        INSERT INTO {s}.shard_event (shard, from_mode, to_mode, reason)
-        SELECT u.shard, u.from_mode, u.to_mode, u.reason
-        FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS u(shard, from_mode, to_mode, reason)
+        INSERT INTO {s}.event (kind, shard, from_mode, to_mode, reason, text, fields)
+        SELECT 'shard', u.shard, u.from_mode, u.to_mode, u.reason, u.text, u.fields
+        FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[]) AS u(shard, from_mode, to_mode, reason, text, fields)
         WHERE EXISTS (SELECT 1 FROM {s}.leader WHERE role = $1 AND holder = $2 AND expires_at > now())
         """;
 
@@ -51,9 +51,19 @@ internal static class GateSql
         """;
 
     public const string ReadEvents = """
-        SELECT id, shard, at, from_mode, to_mode, reason FROM {s}.shard_event
-        WHERE $1::text IS NULL OR shard = $1
+        SELECT id, shard, at, from_mode, to_mode, reason FROM {s}.event
+        WHERE kind = 'shard' AND ($1::text IS NULL OR shard = $1)
         ORDER BY id DESC
         LIMIT $2
+        """;
+
+    public const string AppendEvent = "INSERT INTO {s}.event (kind, shard, at, text, fields) VALUES ($1, $2, $3, $4, $5::jsonb)";
+
+    // Newest first, before an id (paging back); the fields column holds the event's whole JSON body.
+    public const string ReadStream = """
+        SELECT id, at, kind, shard, text, fields::text FROM {s}.event
+        WHERE ($1::text IS NULL OR shard = $1) AND ($2::bigint IS NULL OR id < $2)
+        ORDER BY id DESC
+        LIMIT $3
         """;
 }

@@ -83,7 +83,7 @@ public sealed partial class OfflineTasksStore : IShardStateStore
         return new ShardStateSnapshot(states, policies);
     }
 
-    async Task<bool> IShardStateStore.WriteStatesAsync(string role, Guid holder, TimeSpan lease, IReadOnlyList<ShardStateWrite> states, IReadOnlyList<ShardEvent> events,
+    async Task<bool> IShardStateStore.WriteStatesAsync(string role, Guid holder, TimeSpan lease, IReadOnlyList<ShardStateWrite> states, IReadOnlyList<ShardEventWrite> events,
         CancellationToken cancellationToken)
     {
         return await WriteAsLeaderAsync(role, holder, lease, (batch, Command) =>
@@ -99,10 +99,12 @@ public sealed partial class OfflineTasksStore : IShardStateStore
             if (events.Count > 0)
             {
                 var insert = Command(GateSql.InsertEvents);
-                insert.Parameters.Add(TextArray(events.Select(e => e.Shard)));
-                insert.Parameters.Add(TextArray(events.Select(e => e.From is { } from ? ShardModeNames.Name(from) : null)));
-                insert.Parameters.Add(TextArray(events.Select(e => ShardModeNames.Name(e.To))));
-                insert.Parameters.Add(TextArray(events.Select(e => e.Reason)));
+                insert.Parameters.Add(TextArray(events.Select(e => e.Event.Shard)));
+                insert.Parameters.Add(TextArray(events.Select(e => e.Event.From is { } from ? ShardModeNames.Name(from) : null)));
+                insert.Parameters.Add(TextArray(events.Select(e => ShardModeNames.Name(e.Event.To))));
+                insert.Parameters.Add(TextArray(events.Select(e => e.Event.Reason)));
+                insert.Parameters.Add(TextArray(events.Select(e => e.Notice.Text)));
+                insert.Parameters.Add(new NpgsqlParameter { Value = events.Select(e => e.Notice.BodyJson()).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
 
                 var notify = new NpgsqlBatchCommand("SELECT pg_notify($1, '')");
                 notify.Parameters.Add(new NpgsqlParameter { Value = ShardStateChannel });

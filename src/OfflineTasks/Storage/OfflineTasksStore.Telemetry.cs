@@ -28,6 +28,10 @@ public sealed partial class OfflineTasksStore
             write.Parameters.Add(new NpgsqlParameter { Value = alerts.Values.Select(a => a.Since.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
             write.Parameters.Add(new NpgsqlParameter { Value = alerts.Values.Select(a => a.FiredAt?.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
             write.Parameters.Add(new NpgsqlParameter { Value = alerts.Values.Select(a => a.Value).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Double });
+            write.Parameters.Add(new NpgsqlParameter { Value = alerts.Values.Select(a => a.ResolvedAt?.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+
+            Command(TelemetrySql.AppendHistory).Parameters.Add(new NpgsqlParameter { Value = sampledAt, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+            Command(TelemetrySql.TrimHistory).Parameters.Add(new NpgsqlParameter { Value = sampledAt, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -53,9 +57,30 @@ public sealed partial class OfflineTasksStore
                 Enum.Parse<AlertStatus>(reader.GetString(1), ignoreCase: true),
                 reader.GetFieldValue<DateTimeOffset>(2),
                 reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
-                reader.IsDBNull(4) ? null : reader.GetDouble(4));
+                reader.IsDBNull(4) ? null : reader.GetDouble(4),
+                reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5));
         }
 
         return new FleetSnapshot(gauges, alerts, sampledAt);
+    }
+
+    /// <summary>
+    /// A shard's recent past, oldest first, one point per telemetry sample since <paramref name="since"/>: its mode, its
+    /// parked jobs and its masters' worst signals (kept for a day).
+    /// </summary>
+    internal async Task<IReadOnlyList<ShardHistoryPoint>> GetShardHistoryAsync(string shard, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        await using var command = DataSource.CreateCommand(Bind(TelemetrySql.ReadHistory));
+        command.Parameters.Add(new NpgsqlParameter { Value = shard });
+        command.Parameters.Add(new NpgsqlParameter { Value = since.ToUniversalTime() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var points = new List<ShardHistoryPoint>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            points.Add(new ShardHistoryPoint(reader.GetFieldValue<DateTimeOffset>(0), Gate.ShardModeNames.Parse(reader.GetString(1)), reader.GetDouble(2),
+                reader.IsDBNull(3) ? null : reader.GetDouble(3), reader.IsDBNull(4) ? null : reader.GetDouble(4), reader.IsDBNull(5) ? null : reader.GetDouble(5)));
+        }
+
+        return points;
     }
 }

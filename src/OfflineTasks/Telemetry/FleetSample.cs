@@ -33,3 +33,6 @@ internal sealed record FleetSnapshot(IReadOnlyList<FleetGauge> Gauges, IReadOnly
         return null;
     }
 }
+
+/// <summary>One point of a shard's recent past, as the telemetry leader recorded it at a sample.</summary>
+internal sealed record ShardHistoryPoint(DateTimeOffset At, Gate.ShardMode Mode, double Parked, double? ThreadsRunning, double? ConnectionsRatio, double? LagSeconds);
