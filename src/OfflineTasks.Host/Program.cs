@@ -1,6 +1,7 @@
 using Hangfire;
 using Hangfire.PostgreSql;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -82,6 +83,11 @@ builder.Services.AddOpenTelemetry()
     });
 builder.Services.AddTransient<IPhotoIndexer, PhotoIndexer>();
 
+// Behind a reverse proxy on this machine every request comes from a loopback address: take the client's address from
+// the proxy's X-Forwarded-For (trusted from loopback proxies only, ASP.NET Core's default), or Hangfire's
+// local-requests-only rule would let anyone the proxy serves into the dashboard.
+builder.Services.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto);
+
 var url = builder.Configuration["OfflineTasks:Host:Url"] ?? new HostSettings().Url;
 builder.WebHost.UseUrls(url);
 try
@@ -98,7 +104,8 @@ try
     _ = app.Services.GetRequiredService<IOptions<OfflineTasksOptions>>().Value;
     _ = app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().ToList();
     // Hangfire's default: the dashboard answers local requests only. To open it to others, map it in your own app
-    // with an authorization policy instead: app.MapHangfireDashboardWithAuthorizationPolicy("ops", "/hangfire").
+    // with an authorization policy instead (README, "Dashboard access"): app.MapHangfireDashboardWithAuthorizationPolicy("ops", "/hangfire").
+    app.UseForwardedHeaders();
     app.MapHangfireDashboard(builder.Configuration["OfflineTasks:Host:DashboardPath"] ?? new HostSettings().DashboardPath);
     if (prometheus)
     {

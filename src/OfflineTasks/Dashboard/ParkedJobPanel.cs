@@ -6,7 +6,7 @@ namespace OfflineTasks.Dashboard;
 
 /// <summary>
 /// "Why isn't this job running?" on a parked job's page: its shard's state now, as this process's gate decides it
-/// (the job's history says why it was parked then), with a link to the Shards page.
+/// (the job's history says why it was parked then), with a link to the shard's page.
 /// </summary>
 internal static class ParkedJobPanel
 {
@@ -23,7 +23,7 @@ internal static class ParkedJobPanel
         }
 
         var light = current.Data.TryGetValue("Light", out var l) && l == "true";
-        var link = $"<a href=\"{WebUtility.HtmlEncode(dto.Page.Url.To(ShardsPage.Path))}\">{WebUtility.HtmlEncode(shard)}</a>";
+        var link = $"<a href=\"{WebUtility.HtmlEncode(dto.Page.Url.To(ShardPage.PathFor(shard)))}\">{WebUtility.HtmlEncode(shard)}</a>";
         var decision = GateBinding.For(dto.Page.Storage)?.Gate.Check(shard, light);
         var now = decision switch
         {
@@ -33,6 +33,7 @@ internal static class ParkedJobPanel
         };
 
         return new NonEscapedString(
-            $"<h3 class=\"offlinetasks-waiting\">Waiting for shard {WebUtility.HtmlEncode(shard)}</h3><div class=\"alert alert-info\">Shard {link} now: {now}</div>");
+            $"<h3 class=\"offlinetasks-waiting\">Waiting for shard {WebUtility.HtmlEncode(shard)}</h3><div class=\"alert alert-info\">Shard {link} now: {now}"
+            + "<br><small>Requeue while the shard is closed parks the job again (the button then reports that it could not requeue it); Delete takes it out of the shard's parked jobs.</small></div>");
     }
 }

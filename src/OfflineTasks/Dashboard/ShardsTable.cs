@@ -1,11 +1,11 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 using System.Text.Json;
 using Hangfire;
 using Hangfire.Storage;
 using OfflineTasks.Gate;
 using OfflineTasks.Hangfire;
+using static OfflineTasks.Dashboard.DashboardText;
 
 namespace OfflineTasks.Dashboard;
 
@@ -16,16 +16,22 @@ namespace OfflineTasks.Dashboard;
 /// </summary>
 internal static class ShardsTable
 {
-    public static string Render(GateBinding binding, JobStorage storage)
+    /// <param name="binding">The gate of this process.</param>
+    /// <param name="storage">Hangfire's storage (the parked sets).</param>
+    /// <param name="url">Makes a dashboard-relative path absolute (<c>UrlHelper.To</c>).</param>
+    /// <param name="only">Only this shard (its own page); null for all.</param>
+    public static string Render(GateBinding binding, JobStorage storage, Func<string, string> url, string? only = null)
     {
         var now = binding.Time.GetUtcNow();
         var settings = binding.Gate.Settings;
         var view = binding.Gate.Snapshot;
-        var names = settings.Shards.Keys.Union(view.States.Keys).Order(StringComparer.Ordinal).ToList();
+        var names = settings.Shards.Keys.Union(view.States.Keys).Where(n => only is null || n == only).Order(StringComparer.Ordinal).ToList();
         var html = new StringBuilder();
         if (names.Count == 0)
         {
-            html.Append("<div class=\"alert alert-info\">No shard is configured (OfflineTasks:Gate:Shards).</div>");
+            html.Append(only is null
+                ? "<div class=\"alert alert-info\">No shard is configured (OfflineTasks:Gate:Shards).</div>"
+                : $"<div class=\"alert alert-warning\">Shard {E(only)} is neither configured nor known to the prober.</div>");
             return html.ToString();
         }
 
@@ -36,7 +42,8 @@ internal static class ShardsTable
             view.States.TryGetValue(name, out var state);
             settings.Shards.TryGetValue(name, out var shard);
             var decision = binding.Gate.Check(name);
-            html.Append("<tr data-shard=\"").Append(E(name)).Append("\"><td><strong>").Append(E(name)).Append("</strong></td>");
+            html.Append("<tr data-shard=\"").Append(E(name)).Append("\"><td><strong><a href=\"").Append(E(url(ShardPage.PathFor(name)))).Append("\">")
+                .Append(E(name)).Append("</a></strong></td>");
             html.Append("<td>").Append(Mode(state, decision)).Append("</td>");
             html.Append("<td>").Append(state is null ? "" : Age(now - state.ChangedAt)).Append("</td>");
             html.Append("<td class=\"offlinetasks-reason\">").Append(E(decision.IsOpen ? state?.Reason ?? "" : decision.Reason ?? ""));
@@ -46,7 +53,8 @@ internal static class ShardsTable
             }
 
             html.Append("</td><td>").Append(Masters(state, shard, now)).Append("</td>");
-            html.Append("<td class=\"offlinetasks-parked\">").Append(Parked(connection, name).ToString(CultureInfo.InvariantCulture)).Append("</td></tr>");
+            html.Append("<td class=\"offlinetasks-parked\"><a href=\"").Append(E(url(ParkedJobsPage.PathFor(name)))).Append("\">")
+                .Append(Parked(connection, name).ToString(CultureInfo.InvariantCulture)).Append("</a></td></tr>");
         }
 
         html.Append("</tbody></table>");
@@ -112,14 +120,9 @@ internal static class ShardsTable
         return $"{label} <span class=\"{style}\">{v.ToString(format, CultureInfo.InvariantCulture)}</span>{marks} · ";
     }
 
-    private static long Parked(IStorageConnection connection, string shard) =>
+    /// <summary>How many jobs of <paramref name="shard"/> are parked (both sets).</summary>
+    public static long Parked(IStorageConnection connection, string shard) =>
         connection is JobStorageConnection c ? c.GetSetCount(ParkedState.SetKey(shard, false)) + c.GetSetCount(ParkedState.SetKey(shard, true)) : 0;
 
-    private static string Age(TimeSpan age) =>
-        age < TimeSpan.Zero ? "0.0 s"
-        : age < TimeSpan.FromMinutes(2) ? string.Create(CultureInfo.InvariantCulture, $"{age.TotalSeconds:0.0} s")
-        : age < TimeSpan.FromHours(2) ? string.Create(CultureInfo.InvariantCulture, $"{age.TotalMinutes:0} min")
-        : string.Create(CultureInfo.InvariantCulture, $"{age.TotalHours:0.#} h");
 
-    private static string E(string text) => WebUtility.HtmlEncode(text);
 }

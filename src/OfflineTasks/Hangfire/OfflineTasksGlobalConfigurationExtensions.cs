@@ -36,12 +36,7 @@ public static class OfflineTasksGlobalConfigurationExtensions
             GlobalJobFilters.Filters.Add(new ShardCheckpointFilter(), ShardCheckpointFilter.Order);
             GlobalJobFilters.Filters.Add(new ShardElectionFilter(), ShardElectionFilter.Order);
             GlobalJobFilters.Filters.Add(new JobMetricsFilter());
-            DashboardRoutes.Routes.AddRazorPage(ShardsPage.Path, _ => new ShardsPage());
-            DashboardRoutes.Routes.Add(ShardsPage.TablePath, new ShardsTableDispatcher());
-            NavigationMenu.Items.Add(page => new MenuItem("Shards", page.Url.To(ShardsPage.Path))
-            {
-                Active = page.RequestPath.StartsWith(ShardsPage.Path, StringComparison.OrdinalIgnoreCase),
-            });
+            AddDashboard();
             configuration.UseJobDetailsRenderer(ParkedJobPanel.Order, ParkedJobPanel.Render);
             JobHistoryRenderer.AddStateCssSuffix(ParkedState.StateName, "info");
             JobHistoryRenderer.Register(ParkedState.StateName, RenderParked);
@@ -50,6 +45,55 @@ public static class OfflineTasksGlobalConfigurationExtensions
 
         return configuration;
     }
+
+    /// <summary>
+    /// OfflineTasks' dashboard pages: Shards (in the navigation bar), each shard's page with its switch, the parked jobs
+    /// (in the jobs' sidebar), the alerts and the event stream.
+    /// </summary>
+    private static void AddDashboard()
+    {
+        var routes = DashboardRoutes.Routes;
+        routes.AddRazorPage(ShardsPage.Path, _ => new ShardsPage());
+        routes.Add(ShardsPage.TablePath, new ShardsTableDispatcher());
+        routes.Add(SwitchCommand.PathTemplate, new SwitchCommand());
+        routes.AddRazorPage(ShardPage.PathTemplate, _ => new ShardPage());
+        routes.AddRazorPage(ParkedJobsPage.PathTemplate, _ => new ParkedJobsPage());
+        routes.AddRazorPage(AlertsPage.Path, _ => new AlertsPage());
+        routes.Add(EventsPage.JsonPath, new EventsJsonDispatcher());
+        routes.AddRazorPage(EventsPage.Path, _ => new EventsPage());
+        NavigationMenu.Items.Add(page => new MenuItem("Shards", page.Url.To(ShardsPage.Path))
+        {
+            Active = page.RequestPath.StartsWith(ShardsPage.Path, StringComparison.OrdinalIgnoreCase)
+                     || page.RequestPath.StartsWith("/offlinetasks/shard/", StringComparison.OrdinalIgnoreCase),
+        });
+        NavigationMenu.Items.Add(page => new MenuItem("Alerts", page.Url.To(AlertsPage.Path))
+        {
+            Active = page.RequestPath.StartsWith(AlertsPage.Path, StringComparison.OrdinalIgnoreCase),
+        });
+        NavigationMenu.Items.Add(page => new MenuItem("Events", page.Url.To(EventsPage.Path))
+        {
+            Active = page.RequestPath.StartsWith(EventsPage.Path, StringComparison.OrdinalIgnoreCase),
+        });
+        DashboardMetrics.AddMetric(ParkedMetric);
+        JobsSidebarMenu.Items.Add(page => new MenuItem("Parked", page.Url.To(ParkedJobsPage.Path))
+        {
+            Active = page.RequestPath.StartsWith(ParkedJobsPage.Path, StringComparison.OrdinalIgnoreCase),
+            Metric = ParkedMetric,
+        });
+    }
+
+    /// <summary>How many jobs are parked, over all shards, for the jobs' sidebar.</summary>
+    private static readonly DashboardMetric ParkedMetric = new("offlinetasks:parked", "Parked", page =>
+    {
+        if (GateBinding.For(page.Storage) is not { } binding)
+        {
+            return new Metric(0);
+        }
+
+        using var connection = page.Storage.GetConnection();
+        var count = binding.Gate.Settings.Shards.Keys.Sum(shard => ShardsTable.Parked(connection, shard));
+        return new Metric(count) { Style = count > 0 ? MetricStyle.Info : MetricStyle.Default };
+    });
 
     /// <summary>Whether <see cref="UseOfflineTasks"/> has run in this process.</summary>
     internal static bool Installed

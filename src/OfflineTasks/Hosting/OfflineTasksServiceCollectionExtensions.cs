@@ -67,17 +67,23 @@ public static class OfflineTasksServiceCollectionExtensions
             sp.GetRequiredService<OfflineTasksMetrics>(), sp.GetRequiredService<OperationsNotifier>()));
         services.TryAddSingleton(sp => new ParkedJobReleaser(sp.GetRequiredService<OfflineTasksStore>(), sp.GetRequiredService<JobStorage>(),
             sp.GetService<IJobFilterProvider>() ?? JobFilterProviders.Providers, sp.GetRequiredService<ShardGate>(),
-            sp.GetRequiredService<OfflineTasksMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ParkedJobReleaser>>()));
+            sp.GetRequiredService<OfflineTasksMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ParkedJobReleaser>>(),
+            sp.GetRequiredService<OperationsNotifier>()));
 
         services.TryAddSingleton(sp => new TelemetrySettingsMonitor(sp.GetRequiredService<IOptions<TelemetryOptions>>(), configuration, null,
             () => KnownShards(sp), sp.GetRequiredService<ILogger<TelemetrySettingsMonitor>>()));
         services.TryAddSingleton(sp => new OperationsNotifier(sp.GetRequiredService<TelemetrySettingsMonitor>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<OperationsNotifier>>()));
+            sp.GetRequiredService<ILogger<OperationsNotifier>>(), handler: null, sp.GetRequiredService<OfflineTasksStore>()));
         services.TryAddSingleton(sp => new FleetSampler(sp.GetRequiredService<OfflineTasksStore>(), sp.GetRequiredService<JobStorage>(),
             sp.GetRequiredService<TelemetrySettingsMonitor>(), sp.GetRequiredService<OfflineTasksMetrics>(), sp.GetRequiredService<OperationsNotifier>(),
             () => KnownShards(sp).Union(sp.GetRequiredService<ShardStateCache>().Current.States.Keys).ToList(), sp.GetRequiredService<GateSettingsMonitor>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FleetSampler>>()));
         services.TryAddSingleton<OfflineTasksStartup>();
+
+        // Hangfire's dashboard checks an antiforgery token on every POST (its own buttons and OfflineTasks' switches)
+        // only when antiforgery is registered; without it, a page elsewhere could make an operator's browser force a
+        // shard open.
+        services.AddAntiforgery();
 
         // Hosted services start in the order they were added and stop in reverse. The start-up (migrations, the check
         // that UseOfflineTasks() ran, the gate's binding to Hangfire's storage), the prober and the first fresh read of

@@ -12,33 +12,12 @@ public sealed partial class HostMetricsTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    private static (string, string)[] Environment(TestSchema schema, params (string, string)[] more) =>
-    [
-        ("OfflineTasks__ConnectionString", SharedPostgres.Instance.ConnectionString),
-        ("OfflineTasks__Schema", schema.Name),
-        ("OfflineTasks__Hangfire__Schema", schema.HangfireSchema),
-        ("OfflineTasks__Host__Url", "http://127.0.0.1:0"),
-        ("OfflineTasks__Telemetry__SampleInterval", "00:00:00.2"),
-        ("OfflineTasks__Telemetry__LeaderLease", "00:00:02"),
-        ("OfflineTasks__Telemetry__Queues__0", "default"),
-        ("OfflineTasks__Telemetry__Queues__1", "elsewhere"),
-        .. more,
-    ];
-
-    /// <summary>Shard users-7, whose masters nobody listens on: closed, because they are unreachable.</summary>
-    private static readonly (string, string)[] UnreachableShard =
-    [
-        ("OfflineTasks__Gate__ProbeInterval", "00:00:00.25"),
-        ("OfflineTasks__Gate__Shards__users-7__Masters__0__Port", "1"), ("OfflineTasks__Gate__Shards__users-7__Masters__0__User", "probe"),
-        ("OfflineTasks__Gate__Shards__users-7__Masters__1__Port", "2"), ("OfflineTasks__Gate__Shards__users-7__Masters__1__User", "probe"),
-    ];
-
     [Fact]
     public async Task Metrics_pass_promtool_and_report_the_queue_depths_Hangfire_counts()
     {
         await using var schema = new TestSchema();
         await schema.InitializeAsync();
-        using var host = HostProcess.Start(Environment(schema));
+        using var host = HostProcess.Start(HostProcess.Environment(schema));
         var url = await host.MetricsUrlAsync(Timeout);
 
         // Jobs the host does not take: delayed jobs, and a queue it does not serve.
@@ -75,7 +54,7 @@ public sealed partial class HostMetricsTests
     {
         await using var schema = new TestSchema();
         await schema.InitializeAsync();
-        using var host = HostProcess.Start(Environment(schema, UnreachableShard));
+        using var host = HostProcess.Start(HostProcess.Environment(schema, HostProcess.UnreachableShard));
         var url = await host.MetricsUrlAsync(Timeout);
 
         // This process has no gate: the job is enqueued, and the host parks it when a worker fetches it.
@@ -91,7 +70,7 @@ public sealed partial class HostMetricsTests
 
         // Why it is not running now: its shard's state as the host's gate decides it, linking to the Shards page.
         Assert.Contains("<h3 class=\"offlinetasks-waiting\">Waiting for shard users-7</h3>", page, StringComparison.Ordinal);
-        Assert.Matches(@"Shard <a href=""/hangfire/offlinetasks/shards"">users-7</a> now: shard users-7 closed for \d+\.\d s: .*users-7a unreachable.*The job stays parked until the shard reopens\.", page);
+        Assert.Matches(@"Shard <a href=""/hangfire/offlinetasks/shard/users-7"">users-7</a> now: shard users-7 closed for \d+\.\d s: .*users-7a unreachable.*The job stays parked until the shard reopens\.", page);
     }
 
     [Fact]
@@ -99,7 +78,7 @@ public sealed partial class HostMetricsTests
     {
         await using var schema = new TestSchema();
         await schema.InitializeAsync();
-        using var host = HostProcess.Start(Environment(schema, UnreachableShard));
+        using var host = HostProcess.Start(HostProcess.Environment(schema, HostProcess.UnreachableShard));
         var url = await host.MetricsUrlAsync(Timeout);
         var dashboard = url.Replace("/metrics", "/hangfire", StringComparison.Ordinal);
         var id = schema.Client.Enqueue<OfflineTasks.Host.Examples.IPhotoIndexer>(x => x.ReindexAsync(7, 42, CancellationToken.None));
@@ -114,7 +93,7 @@ public sealed partial class HostMetricsTests
         Assert.DoesNotContain("<script>alert(1)", table, StringComparison.Ordinal);
         Assert.DoesNotContain("<b>", table, StringComparison.Ordinal);
         Assert.Contains("<tr data-master=\"users-7a\"><td>users-7a</td><td><span class=\"text-danger\">unreachable</span>", table, StringComparison.Ordinal);
-        Assert.Contains("<td class=\"offlinetasks-parked\">1</td>", table, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"offlinetasks-parked\"><a href=\"/hangfire/offlinetasks/parked/users-7\">1</a></td>", table, StringComparison.Ordinal);
 
         var page = await http.GetStringAsync(dashboard + "/offlinetasks/shards");
         Assert.Contains("<h1 class=\"page-header\">Shards</h1>", page, StringComparison.Ordinal);
@@ -129,7 +108,7 @@ public sealed partial class HostMetricsTests
         await using var schema = new TestSchema();
         await schema.InitializeAsync();
         using var collector = new WebhookReceiver();
-        using var host = HostProcess.Start(Environment(schema,
+        using var host = HostProcess.Start(HostProcess.Environment(schema,
             ("OfflineTasks__Telemetry__Otlp__Endpoint", collector.Url + "v1/metrics"),
             ("OfflineTasks__Telemetry__Otlp__Protocol", "HttpProtobuf"),
             ("OfflineTasks__Telemetry__Otlp__ExportInterval", "00:00:00.3")));
@@ -149,77 +128,4 @@ public sealed partial class HostMetricsTests
 
     private static double Gauge(string text, string name, string labels) =>
         Gauges(text, name, labels) ?? throw new Xunit.Sdk.XunitException($"{name}{{...{labels}}} is not in the scrape:\n{text}");
-
-    /// <summary>The host executable (<c>run</c>) in a process of its own.</summary>
-    private sealed partial class HostProcess : IDisposable
-    {
-        private readonly Process _process;
-        private readonly TaskCompletionSource<string> _metricsUrl = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
-
-        private HostProcess(Process process)
-        {
-            _process = process;
-            process.OutputDataReceived += (_, e) => Line(e.Data);
-            process.ErrorDataReceived += (_, e) => Line(e.Data);
-            process.EnableRaisingEvents = true;
-            process.Exited += (_, _) => _metricsUrl.TrySetException(new InvalidOperationException(
-                $"the host exited ({process.ExitCode}) before reporting its metrics address:\n{string.Join('\n', _output)}"));
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-        }
-
-        public static HostProcess Start((string Key, string Value)[] environment)
-        {
-            var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetTempPath() };
-            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "OfflineTasks.Host.dll"));
-            info.ArgumentList.Add("run");
-            foreach (var (key, value) in environment)
-            {
-                info.Environment[key] = value;
-            }
-
-            return new HostProcess(Process.Start(info)!);
-        }
-
-        public async Task<string> MetricsUrlAsync(TimeSpan timeout)
-        {
-            try
-            {
-                return await _metricsUrl.Task.WaitAsync(timeout);
-            }
-            catch (TimeoutException)
-            {
-                throw new TimeoutException($"the host did not report its metrics address within {timeout.TotalSeconds:0} s:\n{string.Join('\n', _output)}");
-            }
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-                _process.WaitForExit(10_000);
-            }
-
-            _process.Dispose();
-        }
-
-        private void Line(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            _output.Enqueue(line);
-            if (MetricsLine().Match(line) is { Success: true } m)
-            {
-                _metricsUrl.TrySetResult(m.Groups[1].Value);
-            }
-        }
-
-        [GeneratedRegex(@"^offlinetasks: dashboard on \S+, metrics on (http://\S+/metrics)$")]
-        private static partial Regex MetricsLine();
-    }
 }
