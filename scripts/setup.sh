@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what OfflineTasks needs to run and test on a fresh Debian machine that has the .NET SDK:
 # PostgreSQL and MariaDB server and client binaries (for the local servers the scripts and tests start; the MySQL
-# status probe itself is managed code, MySqlConnector from NuGet) and promtool (from the prometheus package; tests
-# check the /metrics output with `promtool check metrics`). Installs only what is missing, unless --always
+# status probe itself is managed code, MySqlConnector from NuGet), promtool (from the prometheus package; tests
+# check the /metrics output with `promtool check metrics`) and chromium (the dashboard's browser tests drive it with
+# Playwright; no browser is downloaded). Installs only what is missing, unless --always
 # is given (CI). Needs root for apt-get; prints what to install otherwise.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ command -v dotnet >/dev/null || { echo "setup: the .NET SDK (dotnet) is required
 have_postgres() { ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; }
 have_mariadb() { { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } && command -v mariadb >/dev/null 2>&1; }
 have_promtool() { command -v promtool >/dev/null 2>&1; }
+have_chromium() { [ -x /usr/bin/chromium ]; }
 
 packages=()
 if $always || ! have_postgres; then packages+=(postgresql-15 postgresql-client-15); fi
@@ -21,6 +23,7 @@ if $always || ! have_mariadb; then packages+=(mariadb-server mariadb-client); fi
 # Installed without recommends: prometheus recommends prometheus-node-exporter, another daemon nothing here uses.
 lean_packages=()
 if $always || ! have_promtool; then lean_packages+=(prometheus); fi
+if $always || ! have_chromium; then lean_packages+=(chromium); fi
 
 if [ $((${#packages[@]} + ${#lean_packages[@]})) -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then

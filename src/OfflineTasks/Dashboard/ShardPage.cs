@@ -46,9 +46,10 @@ internal sealed class ShardPage : RazorPage
         var now = binding.Time.GetUtcNow();
         WriteLiteral(ShardsPage.LiveTable(Url.To(ShardsPage.TablePath) + "?shard=" + Uri.EscapeDataString(shard), ShardsTable.Render(binding, Storage, Url.To, shard)));
 
-        WriteLiteral("<h3>Last hour</h3>");
+        WriteLiteral("<h3>Recent past</h3>");
         var history = binding.Store.GetShardHistoryAsync(shard, now - ChartSpan, CancellationToken.None).GetAwaiter().GetResult();
-        WriteLiteral(ShardChart.Render(history, binding.Gate.Settings.Shards.GetValueOrDefault(shard)?.Thresholds, now - ChartSpan, now));
+        var from = history.Count > 0 && history[0].At > now - ChartSpan ? history[0].At : now - ChartSpan; // the last hour, or since history began
+        WriteLiteral(ShardChart.Render(history, binding.Gate.Settings.Shards.GetValueOrDefault(shard)?.Thresholds, from, now));
 
         WriteLiteral("<h3>Switch</h3>");
         var current = binding.Store.GetSwitchesAsync().GetAwaiter().GetResult().FirstOrDefault(s => s.Shard == shard);

@@ -84,7 +84,7 @@ internal static class ShardsTable
         foreach (var master in doc.RootElement.EnumerateObject())
         {
             var m = master.Value;
-            html.Append("<tr data-master=\"").Append(E(master.Name)).Append("\"><td>").Append(E(master.Name)).Append("</td><td>");
+            html.Append("<tr data-master=\"").Append(E(master.Name)).Append("\"><td class=\"text-nowrap\">").Append(E(master.Name)).Append("</td><td>");
             if (m.TryGetProperty("reachable", out var reachable) && reachable.ValueKind == JsonValueKind.False)
             {
                 html.Append("<span class=\"text-danger\">unreachable</span> ").Append(E(m.TryGetProperty("error", out var error) ? error.GetString() ?? "" : ""));

@@ -92,7 +92,7 @@ public sealed partial class HostMetricsTests
         Assert.Contains("forced closed by ops &lt;b&gt;: &lt;script&gt;alert(1)&lt;/script&gt; disk swap (measured: closed: ", table, StringComparison.Ordinal);
         Assert.DoesNotContain("<script>alert(1)", table, StringComparison.Ordinal);
         Assert.DoesNotContain("<b>", table, StringComparison.Ordinal);
-        Assert.Contains("<tr data-master=\"users-7a\"><td>users-7a</td><td><span class=\"text-danger\">unreachable</span>", table, StringComparison.Ordinal);
+        Assert.Contains("<tr data-master=\"users-7a\"><td class=\"text-nowrap\">users-7a</td><td><span class=\"text-danger\">unreachable</span>", table, StringComparison.Ordinal);
         Assert.Contains("<td class=\"offlinetasks-parked\"><a href=\"/hangfire/offlinetasks/parked/users-7\">1</a></td>", table, StringComparison.Ordinal);
 
         var page = await http.GetStringAsync(dashboard + "/offlinetasks/shards");
