@@ -59,10 +59,11 @@ internal static class GateSql
 
     public const string AppendEvent = "INSERT INTO {s}.event (kind, shard, at, text, fields) VALUES ($1, $2, $3, $4, $5::jsonb)";
 
-    // Newest first, before an id (paging back); the fields column holds the event's whole JSON body.
+    // Newest first, before an id (paging back); the fields column holds the event's whole JSON body. A shard's events
+    // include the reloads of the gate's settings, which set every shard's thresholds and hold time.
     public const string ReadStream = """
         SELECT id, at, kind, shard, text, fields::text FROM {s}.event
-        WHERE ($1::text IS NULL OR shard = $1) AND ($2::bigint IS NULL OR id < $2)
+        WHERE ($1::text IS NULL OR shard = $1 OR (kind = 'config' AND fields ->> 'section' = 'gate')) AND ($2::bigint IS NULL OR id < $2)
         ORDER BY id DESC
         LIMIT $3
         """;

@@ -11,7 +11,7 @@ public sealed partial class OfflineTasksStore
     /// The operations stream, newest first: closures and reopenings, releases, switches, alerts, deadline breaches and
     /// configuration reloads, each with the line and the JSON that went to chat.
     /// </summary>
-    /// <param name="shard">Only this shard's events; null for all.</param>
+    /// <param name="shard">Only this shard's events (and the reloads of the gate's settings, which affect every shard); null for all.</param>
     /// <param name="limit">At most this many (1 to 10,000).</param>
     /// <param name="before">Only events older than the one with this id (the next page); null for the newest.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
