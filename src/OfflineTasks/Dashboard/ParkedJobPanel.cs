@@ -34,6 +34,23 @@ internal static class ParkedJobPanel
 
         return new NonEscapedString(
             $"<h3 class=\"offlinetasks-waiting\">Waiting for shard {WebUtility.HtmlEncode(shard)}</h3><div class=\"alert alert-info\">Shard {link} now: {now}"
-            + "<br><small>Requeue while the shard is closed parks the job again (the button then reports that it could not requeue it); Delete takes it out of the shard's parked jobs.</small></div>");
+            + "<br><small>Requeue while the shard is closed parks the job again; Delete takes it out of the shard's parked jobs.</small></div>"
+            + ReloadOnReparked);
     }
+
+    /// <summary>
+    /// Hangfire's Requeue button reloads the page only when the job ended up Enqueued; a parked job whose shard is still
+    /// closed is parked again (Hangfire answers 422), and the button would spin for ever. This reloads the page then, so
+    /// the operator sees the new Parked entry and why.
+    /// </summary>
+    private const string ReloadOnReparked = """
+        <script>
+        window.addEventListener('load', function () {
+          if (!window.jQuery) { return; }
+          window.jQuery(document).ajaxError(function (event, xhr, settings) {
+            if (xhr.status === 422 && /\/jobs\/actions\/requeue\//.test(settings.url || '')) { window.location.reload(); }
+          });
+        });
+        </script>
+        """;
 }

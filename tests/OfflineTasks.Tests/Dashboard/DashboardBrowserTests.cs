@@ -88,6 +88,18 @@ public sealed class DashboardBrowserTests(BrowserPair fixture) : IClassFixture<B
         Assert.All(ids, id => Assert.Equal(ParkedState.StateName, _schema.StateOf(id)));
         await page.ScreenshotAsync(new() { Path = Screenshot("shards-page-closed.png"), FullPage = true });
 
+        // "Why isn't this job running?": its page says, and its Requeue button parks it again (the page reloads to show it).
+        var jobPage = await _browser.NewPageAsync();
+        await jobPage.GotoAsync(dashboard + "/jobs/details/" + ids[0]);
+        await Expect(jobPage.Locator("h3.offlinetasks-waiting")).ToHaveTextAsync("Waiting for shard " + Shard);
+        await Expect(jobPage.Locator(".offlinetasks-waiting + .alert")).ToContainTextAsync("replication IO thread not running on browser-b");
+        var parkedEntries = jobPage.Locator(".state-card-title", new() { HasTextString = "Parked" });
+        await Expect(parkedEntries).ToHaveCountAsync(1);
+        await jobPage.GetByRole(AriaRole.Button, new() { Name = "Requeue" }).ClickAsync();
+        await Expect(parkedEntries).ToHaveCountAsync(2);
+        Assert.Equal(ParkedState.StateName, _schema.StateOf(ids[0]));
+        await jobPage.CloseAsync();
+
         // Force it open from the shard's page, with a reason: the audit log shows who and why, and the jobs run.
         await row.GetByRole(AriaRole.Link, new() { Name = Shard, Exact = true }).ClickAsync();
         await Expect(page.Locator("h1.page-header")).ToHaveTextAsync("Shard " + Shard);
