@@ -3,7 +3,8 @@
 # PostgreSQL and MariaDB server and client binaries (for the local servers the scripts and tests start; the MySQL
 # status probe itself is managed code, MySqlConnector from NuGet), promtool (from the prometheus package; tests
 # check the /metrics output with `promtool check metrics`) and chromium (the dashboard's browser tests drive it with
-# Playwright; no browser is downloaded). Installs only what is missing, unless --always
+# Playwright; no browser is downloaded), docker.io and debootstrap (a Docker engine the tests start themselves, and
+# the project's MariaDB image, built from Debian's packages: no image registry is needed). Installs only what is missing, unless --always
 # is given (CI). Needs root for apt-get; prints what to install otherwise.
 set -euo pipefail
 
@@ -16,6 +17,8 @@ have_postgres() { ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; }
 have_mariadb() { { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } && command -v mariadb >/dev/null 2>&1; }
 have_promtool() { command -v promtool >/dev/null 2>&1; }
 have_chromium() { [ -x /usr/bin/chromium ]; }
+have_docker() { command -v docker >/dev/null 2>&1 && { command -v dockerd >/dev/null 2>&1 || [ -n "${DOCKER_HOST:-}" ]; }; }
+have_debootstrap() { command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ]; }
 
 packages=()
 if $always || ! have_postgres; then packages+=(postgresql-15 postgresql-client-15); fi
@@ -24,6 +27,8 @@ if $always || ! have_mariadb; then packages+=(mariadb-server mariadb-client); fi
 lean_packages=()
 if $always || ! have_promtool; then lean_packages+=(prometheus); fi
 if $always || ! have_chromium; then lean_packages+=(chromium); fi
+if $always || ! have_docker; then lean_packages+=(docker.io); fi
+if $always || ! have_debootstrap; then lean_packages+=(debootstrap); fi
 
 if [ $((${#packages[@]} + ${#lean_packages[@]})) -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Sets up and runs every test. The tests start real PostgreSQL servers and MariaDB pairs themselves
 # (scripts/pg-local.sh, scripts/mariadb-local.sh, data directories under .local/) and stop them; this script
-# stops any they left behind.
+# stops any they left behind. The container tests need a Docker engine: this script uses the one configured
+# (DOCKER_HOST, or the default socket) or starts one of its own (scripts/docker-engine.sh), builds the project's
+# MariaDB image once (scripts/images.sh, cached under .local/images/), and afterwards removes the tests' leftover
+# containers and networks (by label) and stops the engine it started.
 # Ends with the line "N passed, N failed[, N skipped]" and exits non-zero on any failure.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +21,34 @@ stop_servers() {
   done
   return 0
 }
-trap stop_servers EXIT
+engine_started=false
+stop_docker() {
+  if [ -n "${DOCKER_HOST:-}" ]; then
+    docker ps -aq --filter label=org.offlinetasks.test | xargs -r docker rm -f >/dev/null 2>&1
+    docker network ls -q --filter label=org.offlinetasks.test | xargs -r docker network rm >/dev/null 2>&1
+  fi
+  if $engine_started; then "$repo/scripts/docker-engine.sh" stop; fi
+  return 0
+}
+trap 'stop_servers; stop_docker' EXIT
+
+# A Docker engine and the project's images, or a clear message saying what is missing.
+scripts/docker-engine.sh status >/dev/null 2>&1 || engine_started=true
+if ! DOCKER_HOST=$("$repo/scripts/docker-engine.sh" start); then
+  engine_started=false
+  echo "test: the container tests need a Docker engine (see the message above); nothing was run" >&2
+  echo "0 passed, 1 failed"; exit 1
+fi
+export DOCKER_HOST
+# Testcontainers speaks the engine's API version (Debian's dockerd 20.10 speaks 1.41), and needs no resource reaper.
+export DOCKER_API_VERSION=$(docker version -f '{{.Server.APIVersion}}')
+export TESTCONTAINERS_RYUK_DISABLED=true
+images_started=$SECONDS
+if ! "$repo/scripts/images.sh" mariadb; then
+  echo "test: the project's MariaDB image could not be built (see above); nothing was run" >&2
+  echo "0 passed, 1 failed"; exit 1
+fi
+echo "test: images ready in $((SECONDS - images_started)) s" >&2
 
 log=$(mktemp)
 dotnet test OfflineTasks.sln -c Release --logger "console;verbosity=normal" --blame-hang-timeout 10m "$@" 2>&1 | tee "$log"
