@@ -371,9 +371,16 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
             }
         }
 
-        await ReopenAsync(host);
-        await Task.WhenAll(Task.Run(() => Operate(id => _schema.Client.ChangeState(id, new DeletedState(), ParkedState.StateName), 10, 1)),
-            Task.Run(() => Operate(id => _schema.Client.ChangeState(id, new EnqueuedState(), ParkedState.StateName), 3, 2)));
+        // The operators start as the shard starts to reopen (its hold time runs), on threads of their own: on a loaded
+        // machine, thread-pool tasks queued behind the releaser's batches once started only after every job was released.
+        _pair.Sql("a", "START SLAVE");
+        var operators = new[]
+        {
+            Task.Factory.StartNew(() => Operate(id => _schema.Client.ChangeState(id, new DeletedState(), ParkedState.StateName), 10, 1), TaskCreationOptions.LongRunning),
+            Task.Factory.StartNew(() => Operate(id => _schema.Client.ChangeState(id, new EnqueuedState(), ParkedState.StateName), 3, 2), TaskCreationOptions.LongRunning),
+        };
+        await WaitForGateAsync(host, open: true);
+        await Task.WhenAll(operators);
 
         await Eventually.Until(() => Task.FromResult(ids.Select(_schema.StateOf).ToList()),
             states => states.All(s => s == SucceededState.StateName || s == DeletedState.StateName), Timeout, "every job to be Succeeded or Deleted");
