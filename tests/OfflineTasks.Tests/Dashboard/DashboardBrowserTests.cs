@@ -8,18 +8,20 @@ using static Microsoft.Playwright.Assertions;
 
 namespace OfflineTasks.Tests.Dashboard;
 
-/// <summary>A real MariaDB master-master pair of the browser tests' own, shard users-1 of the host.</summary>
-public sealed class BrowserPair : IDisposable
+/// <summary>A MariaDB master-master pair in containers of the browser tests' own, shard users-1 of the host.</summary>
+public sealed class BrowserPair : IAsyncLifetime
 {
-    public BrowserPair()
+    public ContainerMariaDbPair Pair { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Pair = await ContainerMariaDbPair.StartAsync("browser");
+
+    public async Task DisposeAsync()
     {
-        Pair = new LocalMariaDbPair("browser", 54433, 54434);
-        Pair.Start();
+        if (Pair is not null)
+        {
+            await Pair.DisposeAsync();
+        }
     }
-
-    public LocalMariaDbPair Pair { get; }
-
-    public void Dispose() => Pair.Stop();
 }
 
 /// <summary>
@@ -32,7 +34,7 @@ public sealed class DashboardBrowserTests(BrowserPair fixture) : IClassFixture<B
     private const string Shard = "users-1";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
     private static readonly LocatorAssertionsToHaveTextOptions Soon = new() { Timeout = 30_000 };
-    private readonly LocalMariaDbPair _pair = fixture.Pair;
+    private readonly ContainerMariaDbPair _pair = fixture.Pair;
     private readonly TestSchema _schema = new();
     private IPlaywright? _playwright;
     private IBrowser? _browser;
@@ -51,7 +53,7 @@ public sealed class DashboardBrowserTests(BrowserPair fixture) : IClassFixture<B
 
     public async Task DisposeAsync()
     {
-        _pair.Sql("b", "START SLAVE");
+        await _pair.SqlAsync("b", "START SLAVE");
         if (_browser is not null)
         {
             await _browser.DisposeAsync();
@@ -64,7 +66,7 @@ public sealed class DashboardBrowserTests(BrowserPair fixture) : IClassFixture<B
     [Fact]
     public async Task An_operator_sees_the_stressed_shard_close_its_parked_jobs_grow_forces_it_open_with_a_reason_and_clears_the_switch()
     {
-        var shard = GateKeys.Shard(Shard, _pair).Select(k => (k.Key.Replace(":", "__", StringComparison.Ordinal), k.Value!));
+        var shard = _pair.GateKeys(Shard).Select(k => (k.Key.Replace(":", "__", StringComparison.Ordinal), k.Value!));
         using var host = HostProcess.Start(HostProcess.Environment(_schema, [.. shard, ("OfflineTasks__Gate__ProbeInterval", "00:00:00.25"), ("OfflineTasks__Gate__HoldTime", "00:00:01")]));
         var dashboard = (await host.MetricsUrlAsync(Timeout)).Replace("/metrics", "/hangfire", StringComparison.Ordinal);
         var page = await _browser!.NewPageAsync(new() { ViewportSize = new() { Width = 1400, Height = 900 } });
@@ -77,7 +79,7 @@ public sealed class DashboardBrowserTests(BrowserPair fixture) : IClassFixture<B
 
         // Stress the pair: browser-b stops replicating. The page, refreshing itself, shows the shard closed, with the
         // signal and the master in the reason and in the master's row.
-        _pair.Sql("b", "STOP SLAVE");
+        await _pair.SqlAsync("b", "STOP SLAVE");
         await Expect(row.Locator(".offlinetasks-mode")).ToHaveTextAsync("closed", Soon);
         await Expect(row.Locator(".offlinetasks-reason")).ToContainTextAsync("replication IO thread not running on browser-b");
         await Expect(row.Locator("tr[data-master='browser-b']")).ToContainTextAsync("replication stopped");

@@ -10,21 +10,35 @@ using OfflineTasks.Tests.Infrastructure;
 
 namespace OfflineTasks.Tests.Gate;
 
-/// <summary>Two real MariaDB master-master pairs (shards x and y) for the gate's end-to-end tests; the tests stop, hang and load pair x.</summary>
-public sealed class GatePairs : IDisposable
+/// <summary>
+/// Two MariaDB master-master pairs in containers (shards x and y; the project's image through Testcontainers.MySql)
+/// for the gate's end-to-end tests; the tests stop, pause and load pair x.
+/// </summary>
+public sealed class GatePairs : IAsyncLifetime
 {
-    public GatePairs()
+    public ContainerMariaDbPair X { get; private set; } = null!;
+
+    public ContainerMariaDbPair Y { get; private set; } = null!;
+
+    public async Task InitializeAsync()
     {
-        X = new LocalMariaDbPair("gate-x", 54421, 54422);
-        Y = new LocalMariaDbPair("gate-y", 54423, 54424);
-        Parallel.Invoke(X.Start, Y.Start);
+        var x = ContainerMariaDbPair.StartAsync("gate-x");
+        var y = ContainerMariaDbPair.StartAsync("gate-y");
+        (X, Y) = (await x, await y);
     }
 
-    public LocalMariaDbPair X { get; }
+    public async Task DisposeAsync()
+    {
+        if (X is not null)
+        {
+            await X.DisposeAsync();
+        }
 
-    public LocalMariaDbPair Y { get; }
-
-    public void Dispose() => Parallel.Invoke(X.Stop, Y.Stop);
+        if (Y is not null)
+        {
+            await Y.DisposeAsync();
+        }
+    }
 }
 
 /// <summary>The load-feedback gate end to end on the Hangfire path: real MariaDB pairs, real PostgreSQL, Hangfire's real server.</summary>
@@ -34,7 +48,7 @@ public sealed class ShardGateTests(GatePairs pairs) : IClassFixture<GatePairs>
     private static readonly TimeSpan HoldTime = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(40);
 
-    private IEnumerable<KeyValuePair<string, string?>> Shards() => GateKeys.Shard("x", pairs.X).Concat(GateKeys.Shard("y", pairs.Y));
+    private IEnumerable<KeyValuePair<string, string?>> Shards() => pairs.X.GateKeys("x").Concat(pairs.Y.GateKeys("y"));
 
     [Fact]
     public async Task Stopping_a_master_stops_its_shard_s_jobs_within_moments_while_the_other_shard_keeps_running()
@@ -50,7 +64,7 @@ public sealed class ShardGateTests(GatePairs pairs) : IClassFixture<GatePairs>
         var ids = Enumerable.Range(0, 150).SelectMany(_ => Enqueue(schema, "x", key + "x", 1, 60).Concat(Enqueue(schema, "y", key + "y", 1, 60))).ToList();
         await Eventually.Until(() => Task.FromResult(TestJobs.StartsOf(key + "x").Count), n => n >= 8, Timeout, "jobs of shard x to start");
 
-        pairs.X.StopOne("b");
+        await pairs.X.StopAsync("b");
         var stopped = DateTime.UtcNow;
         try
         {
@@ -65,7 +79,7 @@ public sealed class ShardGateTests(GatePairs pairs) : IClassFixture<GatePairs>
         }
         finally
         {
-            pairs.X.StartOne("b");
+            await pairs.X.StartAsync("b", Timeout);
         }
 
         var restarted = DateTime.UtcNow;
@@ -128,8 +142,8 @@ public sealed class ShardGateTests(GatePairs pairs) : IClassFixture<GatePairs>
         await WaitForModeAsync(schema, "x", ShardMode.Open);
         await WaitForModeAsync(schema, "y", ShardMode.Open);
 
-        var pid = pairs.X.Pid("b");
-        Signal("STOP", pid);
+        // docker pause: the server's processes are frozen, as on a hung host.
+        pairs.X.Pause("b");
         try
         {
             var closed = await WaitForModeAsync(schema, "x", ShardMode.Closed, TimeSpan.FromSeconds(10));
@@ -145,7 +159,7 @@ public sealed class ShardGateTests(GatePairs pairs) : IClassFixture<GatePairs>
         }
         finally
         {
-            Signal("CONT", pid);
+            pairs.X.Unpause("b");
         }
 
         await WaitForModeAsync(schema, "x", ShardMode.Open);
@@ -249,7 +263,7 @@ public sealed class ShardGateTests(GatePairs pairs) : IClassFixture<GatePairs>
     {
         for (var i = 0; i < count; i++)
         {
-            connections.Add(pairs.X.OpenAppConnection("b"));
+            connections.Add(pairs.X.OpenAppConnectionAsync("b").GetAwaiter().GetResult());
         }
     }
 
@@ -260,11 +274,5 @@ public sealed class ShardGateTests(GatePairs pairs) : IClassFixture<GatePairs>
             connections[^1].Dispose();
             connections.RemoveAt(connections.Count - 1);
         }
-    }
-
-    private static void Signal(string signal, int pid)
-    {
-        using var kill = Process.Start("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)]);
-        kill.WaitForExit(5_000);
     }
 }

@@ -7,18 +7,20 @@ using OfflineTasks.Tests.Infrastructure;
 
 namespace OfflineTasks.Tests.Hangfire;
 
-/// <summary>A real MariaDB master-master pair of this class's own, shard "p"; tests close it with STOP SLAVE and reopen it with START SLAVE.</summary>
-public sealed class ParkingPair : IDisposable
+/// <summary>A MariaDB master-master pair in containers of this class's own, shard "p"; tests close it with STOP SLAVE and reopen it with START SLAVE.</summary>
+public sealed class ParkingPair : IAsyncLifetime
 {
-    public ParkingPair()
+    public ContainerMariaDbPair Pair { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Pair = await ContainerMariaDbPair.StartAsync("park");
+
+    public async Task DisposeAsync()
     {
-        Pair = new LocalMariaDbPair("park", 54425, 54426);
-        Pair.Start();
+        if (Pair is not null)
+        {
+            await Pair.DisposeAsync();
+        }
     }
-
-    public LocalMariaDbPair Pair { get; }
-
-    public void Dispose() => Pair.Stop();
 }
 
 /// <summary>
@@ -30,7 +32,7 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
 {
     private const string Shard = "p";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(40);
-    private readonly LocalMariaDbPair _pair = fixture.Pair;
+    private readonly ContainerMariaDbPair _pair = fixture.Pair;
     private readonly TestSchema _schema = new();
     private readonly string _key = Guid.NewGuid().ToString("N");
 
@@ -38,12 +40,12 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
 
     public async Task DisposeAsync()
     {
-        _pair.Sql("a", "START SLAVE");
+        await _pair.SqlAsync("a", "START SLAVE");
         await _schema.DisposeAsync();
     }
 
     private TestHost Host(int workers = 4, params (string Key, string Value)[] settings) =>
-        new(_schema, workers, GateKeys.Shard(Shard, _pair).With(settings), s => s.AddTransient<CheckpointJob>());
+        new(_schema, workers, _pair.GateKeys(Shard).With(settings), s => s.AddTransient<CheckpointJob>());
 
     private static async Task WaitForGateAsync(TestHost host, bool open)
     {
@@ -53,13 +55,13 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
 
     private async Task CloseAsync(TestHost host)
     {
-        _pair.Sql("a", "STOP SLAVE");
+        await _pair.SqlAsync("a", "STOP SLAVE");
         await WaitForGateAsync(host, open: false);
     }
 
     private async Task ReopenAsync(TestHost host)
     {
-        _pair.Sql("a", "START SLAVE");
+        await _pair.SqlAsync("a", "START SLAVE");
         await WaitForGateAsync(host, open: true);
     }
 
@@ -89,7 +91,7 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
         Assert.Empty(TestJobs.StartsOf(_key));
         var parked = _schema.HistoryOf(ids[0])[^1];
         Assert.Equal(ParkedState.StateName, parked.StateName);
-        Assert.Matches(@"^shard p closed for \d+\.\d s: replication IO thread not running on park-a from 127\.0\.0\.1:54426.* \(sample age \d+\.\d s\)", parked.Reason);
+        Assert.Matches(@"^shard p closed for \d+\.\d s: replication IO thread not running on park-a from park-b:3306.* \(sample age \d+\.\d s\)", parked.Reason);
         Assert.Equal("1", parked.Data["ParkCount"]);
         Assert.Equal("degraded", parked.Data["ReasonKind"]);
         Assert.Null(_schema.ParameterOf(ids[0], "RetryCount"));
@@ -136,7 +138,7 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
     [Fact]
     public async Task A_released_job_goes_back_to_the_queue_it_was_enqueued_to()
     {
-        await using var host = new TestHost(_schema, 2, GateKeys.Shard(Shard, _pair), queues: ["critical", "default"]);
+        await using var host = new TestHost(_schema, 2, _pair.GateKeys(Shard), queues: ["critical", "default"]);
         await host.StartAsync();
         await WaitForGateAsync(host, open: true);
         await CloseAsync(host);
@@ -249,7 +251,7 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
         await using var host = Host(4, ("OfflineTasks:Gate:Shards:p:WhenDegraded", "OpenForLightJobs"));
         await host.StartAsync();
         await WaitForGateAsync(host, open: true);
-        _pair.Sql("a", "STOP SLAVE");
+        await _pair.SqlAsync("a", "STOP SLAVE");
         var gate = host.Services.GetRequiredService<IShardGate>();
         var lightOnly = await Eventually.Until(() => Task.FromResult(gate.Check(Shard)), d => d.Mode == ShardMode.LightOnly, Timeout, "the shard to be open for light jobs only");
         Assert.Contains("replication IO thread not running on park-a", lightOnly.Reason, StringComparison.Ordinal);
@@ -373,7 +375,7 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
 
         // The operators start as the shard starts to reopen (its hold time runs), on threads of their own: on a loaded
         // machine, thread-pool tasks queued behind the releaser's batches once started only after every job was released.
-        _pair.Sql("a", "START SLAVE");
+        await _pair.SqlAsync("a", "START SLAVE");
         var operators = new[]
         {
             Task.Factory.StartNew(() => Operate(id => _schema.Client.ChangeState(id, new DeletedState(), ParkedState.StateName), 10, 1), TaskCreationOptions.LongRunning),
@@ -485,7 +487,7 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
     public async Task A_releaser_killed_while_releasing_2000_parked_jobs_loses_none_and_every_job_runs_exactly_once()
     {
         await _schema.ExecuteAsync(OfflineTasks.TestWorker.RecordingJob.CreateTable(_schema.Name));
-        var environment = GateKeys.Shard(Shard, _pair).ToDictionary(k => k.Key.Replace(":", "__", StringComparison.Ordinal), k => k.Value!);
+        var environment = _pair.GateKeys(Shard).ToDictionary(k => k.Key.Replace(":", "__", StringComparison.Ordinal), k => k.Value!);
         environment["OfflineTasks__Gate__ProbeInterval"] = "00:00:00.25";
         environment["OfflineTasks__Gate__HoldTime"] = "00:00:01";
         environment["OfflineTasks__Gate__LeaderLease"] = "00:00:02";
@@ -498,7 +500,7 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
         using var worker = await WorkerProcess.StartAsync(_schema, 8, environment);
 
         // This process only enqueues: its gate parks the jobs as they are created.
-        await using var client = new TestHost(_schema, 1, GateKeys.Shard(Shard, _pair), queues: ["nothing"]);
+        await using var client = new TestHost(_schema, 1, _pair.GateKeys(Shard), queues: ["nothing"]);
         await client.StartAsync();
         await WaitForGateAsync(client, open: true);
         await CloseAsync(client);
@@ -506,7 +508,7 @@ public sealed class ParkingTests(ParkingPair fixture) : IClassFixture<ParkingPai
         var key = ParkedState.SetKey(Shard, light: false);
         Assert.Equal(2000, _schema.SetMembers(key).Count);
 
-        _pair.Sql("a", "START SLAVE");
+        await _pair.SqlAsync("a", "START SLAVE");
         await Eventually.Until(() => Task.FromResult(_schema.SetMembers(key).Count), n => n <= 1700, Timeout, "the release to be under way");
         releaser.KillHard();
         var left = _schema.SetMembers(key).Count;
