@@ -3,8 +3,8 @@
 # PostgreSQL and MariaDB server and client binaries (for the local servers the scripts and tests start; the MySQL
 # status probe itself is managed code, MySqlConnector from NuGet), promtool (from the prometheus package; tests
 # check the /metrics output with `promtool check metrics`) and chromium (the dashboard's browser tests drive it with
-# Playwright; no browser is downloaded), docker.io and debootstrap (a Docker engine the tests start themselves, and
-# the project's MariaDB image, built from Debian's packages: no image registry is needed). Installs only what is missing, unless --always
+# Playwright; no browser is downloaded), docker.io, debootstrap and docker-compose (a Docker engine the tests start
+# themselves, the project's images, built from Debian's packages with no image registry, and the compose stack). Installs only what is missing, unless --always
 # is given (CI). Needs root for apt-get; prints what to install otherwise.
 set -euo pipefail
 
@@ -29,6 +29,7 @@ if $always || ! have_promtool; then lean_packages+=(prometheus); fi
 if $always || ! have_chromium; then lean_packages+=(chromium); fi
 if $always || ! have_docker; then lean_packages+=(docker.io); fi
 if $always || ! have_debootstrap; then lean_packages+=(debootstrap); fi
+if $always || ! command -v docker-compose >/dev/null 2>&1; then lean_packages+=(docker-compose); fi
 
 if [ $((${#packages[@]} + ${#lean_packages[@]})) -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then

@@ -4,7 +4,8 @@
 # stops any they left behind. The container tests need a Docker engine: this script uses the one configured
 # (DOCKER_HOST, or the default socket) or starts one of its own (scripts/docker-engine.sh), builds the project's
 # MariaDB image once (scripts/images.sh, cached under .local/images/), and afterwards removes the tests' leftover
-# containers and networks (by label) and stops the engine it started.
+# containers and networks (by label) and stops the engine it started. Last, it brings the docker-compose stack up and
+# checks it (scripts/compose-smoke.sh), counted as one test.
 # Ends with the line "N passed, N failed[, N skipped]" and exits non-zero on any failure.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,5 +65,8 @@ read -r passed failed skipped < <(awk '
   END { print p + 0, f + 0, s + 0 }' "$log")
 rm -f "$log"
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # build failure or crashed test host
+
+# The compose stack, as one more test (scripts/compose-smoke.sh), on the same engine.
+if "$repo/scripts/compose-smoke.sh"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

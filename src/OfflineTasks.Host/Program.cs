@@ -14,15 +14,23 @@ using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 
-// offlinetasks [run|demo] [--keep] — configuration from appsettings.json (beside the executable), then environment
+// offlinetasks [run|demo [--keep]|enqueue SHARD COUNT] — configuration from appsettings.json (beside the executable), then environment
 // variables (e.g. OfflineTasks__Server__WorkerCount=20), then command-line switches (--OfflineTasks:Schema=jobs).
 var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "run";
 var rest = (args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args).Where(a => a != "--keep").ToArray();
 var keep = args.Contains("--keep");
-if (command is not ("run" or "demo"))
+if (command is not ("run" or "demo" or "enqueue"))
 {
-    Console.Error.WriteLine($"offlinetasks: unknown command '{command}'. Use: run (default), demo [--keep].");
+    Console.Error.WriteLine($"offlinetasks: unknown command '{command}'. Use: run (default), demo [--keep], enqueue SHARD COUNT.");
     return 2;
+}
+
+if (command == "enqueue")
+{
+    var positional = rest.TakeWhile(a => !a.StartsWith('-')).ToArray();
+    var settings = new ConfigurationBuilder().SetBasePath(AppContext.BaseDirectory).AddJsonFile("appsettings.json", optional: true)
+        .AddEnvironmentVariables().AddCommandLine(rest[positional.Length..]).Build();
+    return EnqueueCommand.Run(positional, settings);
 }
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = rest, ContentRootPath = AppContext.BaseDirectory });
