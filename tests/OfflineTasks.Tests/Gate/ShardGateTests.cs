@@ -64,8 +64,8 @@ public sealed class ShardGateTests(GatePairs pairs) : IClassFixture<GatePairs>
         var ids = Enumerable.Range(0, 150).SelectMany(_ => Enqueue(schema, "x", key + "x", 1, 60).Concat(Enqueue(schema, "y", key + "y", 1, 60))).ToList();
         await Eventually.Until(() => Task.FromResult(TestJobs.StartsOf(key + "x").Count), n => n >= 8, Timeout, "jobs of shard x to start");
 
-        await pairs.X.StopAsync("b");
         var stopped = DateTime.UtcNow;
+        await pairs.X.StopAsync("b");
         try
         {
             await Task.Delay(TimeSpan.FromSeconds(3));
