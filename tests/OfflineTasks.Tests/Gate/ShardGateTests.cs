@@ -65,6 +65,7 @@ public sealed class ShardGateTests(GatePairs pairs) : IClassFixture<GatePairs>
         await Eventually.Until(() => Task.FromResult(TestJobs.StartsOf(key + "x").Count), n => n >= 8, Timeout, "jobs of shard x to start");
 
         var stopped = DateTime.UtcNow;
+        var restarted = DateTime.MaxValue;
         await pairs.X.StopAsync("b");
         try
         {
@@ -79,10 +80,10 @@ public sealed class ShardGateTests(GatePairs pairs) : IClassFixture<GatePairs>
         }
         finally
         {
+            restarted = DateTime.UtcNow; // when it was asked to start: it cannot be back before (StartAsync returns after Testcontainers' wait, later)
             await pairs.X.StartAsync("b", Timeout);
         }
 
-        var restarted = DateTime.UtcNow;
         await schema.WaitForStateAsync(ids, SucceededState.StateName, Timeout);
         var after = TestJobs.StartsOf(key + "x").Where(at => at > stopped + TimeSpan.FromSeconds(1)).ToList();
         Assert.True(after.Count > 0, "no job of shard x was left to run after it reopened: the test did not close it in time");
