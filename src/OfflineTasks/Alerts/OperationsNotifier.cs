@@ -22,6 +22,7 @@ internal sealed class OperationsNotifier : IHostedService, IAsyncDisposable
     private const int Capacity = 1000;
     private readonly TelemetrySettingsMonitor _settings;
     private readonly Storage.OfflineTasksStore? _store;
+    private readonly ResiliencePipeline _storeRetry;
     private readonly TimeProvider _time;
     private readonly ILogger<OperationsNotifier> _logger;
     private readonly HttpClient _http;
@@ -40,6 +41,20 @@ internal sealed class OperationsNotifier : IHostedService, IAsyncDisposable
     {
         _settings = settings;
         _store = store;
+        _storeRetry = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
+                MaxRetryAttempts = 2,
+                BackoffType = DelayBackoffType.Linear,
+                Delay = TimeSpan.FromMilliseconds(200),
+                OnRetry = args =>
+                {
+                    logger.LogWarning("Storing an event failed (attempt {Attempt} of 3), retrying: {Error}", args.AttemptNumber + 1, args.Outcome.Exception?.Message);
+                    return default;
+                },
+            })
+            .Build();
         _time = time;
         _logger = logger;
         _http = new HttpClient(handler ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }, disposeHandler: true)
@@ -180,28 +195,20 @@ internal sealed class OperationsNotifier : IHostedService, IAsyncDisposable
     /// <summary>Stores <paramref name="notice"/>, trying three times; an event that cannot be stored is logged (and still sent to chat).</summary>
     private async Task StoreAsync(Notice notice, CancellationToken stopping)
     {
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            try
-            {
-                await _store!.AppendEventAsync(notice, stopping).ConfigureAwait(false);
-                Interlocked.Increment(ref _stored);
-                return;
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                throw;
-            }
-            catch (Exception e) when (attempt < 3)
-            {
-                _logger.LogWarning("Storing an event failed (attempt {Attempt} of 3), retrying: {Error}", attempt, e.Message);
-                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), _time, stopping).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                _logger.LogError("Storing an event failed three times; the dashboard will not show it: {Error}. The event was: {Text}", e.Message, notice.Text);
-                return;
-            }
+            await _storeRetry.ExecuteAsync(
+                static (state, ct) => new ValueTask(state.Store.AppendEventAsync(state.Notice, ct)), (Store: _store!, Notice: notice), stopping).ConfigureAwait(false);
+            Interlocked.Increment(ref _stored);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            _logger.LogError("Storing an event failed three times; the dashboard will not show it: {Error}. The event was: {Text}", e.Message, notice.Text);
         }
     }
+
 }

@@ -61,11 +61,11 @@ internal sealed class ShardPage : RazorPage
         WriteLiteral("<h3>Events</h3>");
         var events = binding.Store.GetEventsAsync(shard, 50).GetAwaiter().GetResult();
         WriteLiteral(EventList.Render(events, now, Url.To, withShard: false));
-        WriteLiteral($"<p><a href=\"{E(Url.To(EventsJsonDispatcherPath(shard)))}\">These events as JSON</a></p>");
+        WriteLiteral($"<p><a href=\"{E(Url.To(EventsJsonPath(shard)))}\">These events as JSON</a></p>");
         WriteLiteral("</div></div>");
     }
 
-    private static string EventsJsonDispatcherPath(string shard) => EventsPage.JsonPath + "?shard=" + Uri.EscapeDataString(shard);
+    private static string EventsJsonPath(string shard) => EventsPage.JsonPath + "?shard=" + Uri.EscapeDataString(shard);
 
     private string SwitchForms(string shard, ShardSwitch? current, DateTimeOffset now)
     {

@@ -89,26 +89,25 @@ internal sealed class ShardProber : LeaderService
     {
         var settings = _round;
         _ledLastRound = false;
-        if (tookOver)
+        var stored = tookOver ? await _store.ReadStatesAsync(stopping).ConfigureAwait(false) : null;
+        await EnsureProbesAsync(settings).ConfigureAwait(false);
+        var started = Time.GetUtcNow();
+        var switches = await _store.ReadSwitchesAsync(started, stopping).ConfigureAwait(false);
+        if (stored is not null)
         {
-            // Carry on the hysteresis where the previous prober left it.
+            // Carry on the hysteresis where the previous prober left it, and the switches it had applied.
             _states.Clear();
             _due.Clear();
             _written.Clear();
-            var stored = await _store.ReadStatesAsync(stopping).ConfigureAwait(false);
-            var inForce = await _store.ReadSwitchesAsync(Time.GetUtcNow(), stopping).ConfigureAwait(false);
             foreach (var state in stored.States)
             {
                 _states[state.Shard] = ShardPolicyJson.Read(state, stored.Policies.GetValueOrDefault(state.Shard));
-                _written[state.Shard] = new Written(state.Mode, state.ChangedAt, inForce.GetValueOrDefault(state.Shard));
+                _written[state.Shard] = new Written(state.Mode, state.ChangedAt, switches.GetValueOrDefault(state.Shard));
             }
 
             Logger.LogInformation("This process now probes the fleet's {Count} shards ({Shards})", settings.Shards.Count, string.Join(", ", settings.Shards.Keys));
         }
 
-        await EnsureProbesAsync(settings).ConfigureAwait(false);
-        var started = Time.GetUtcNow();
-        var switches = await _store.ReadSwitchesAsync(started, stopping).ConfigureAwait(false);
         var switched = settings.Shards.Keys.Where(name => _written.GetValueOrDefault(name)?.Switch != switches.GetValueOrDefault(name)).ToHashSet(StringComparer.Ordinal);
         var due = settings.Shards.Values.Where(shard => !_due.TryGetValue(shard.Name, out var at) || at <= started + DueSlack || switched.Contains(shard.Name)).ToList();
         var samples = await Task.WhenAll(due.SelectMany(shard => shard.Masters).Select(m => _probes[m.Name].RunAsync(Time, stopping))).ConfigureAwait(false);

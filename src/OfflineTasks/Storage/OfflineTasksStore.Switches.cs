@@ -57,7 +57,8 @@ public sealed partial class OfflineTasksStore
     public async Task<IReadOnlyList<ShardSwitch>> GetSwitchesAsync(CancellationToken cancellationToken = default)
     {
         await using var command = DataSource.CreateCommand(Bind(SwitchSql.Read));
-        return await ReadSwitchesAsync(command, cancellationToken).ConfigureAwait(false);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadSwitchesAsync(reader, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The switches' audit log, newest first.</summary>
@@ -85,20 +86,18 @@ public sealed partial class OfflineTasksStore
     /// <summary>Clears the switches whose time is up at <paramref name="now"/> (recording each), then reads the rest: the prober's view, each round.</summary>
     async Task<IReadOnlyDictionary<string, ShardSwitch>> IShardStateStore.ReadSwitchesAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (var expire = new NpgsqlCommand(Bind(SwitchSql.Expire), connection))
-        {
-            expire.Parameters.Add(new NpgsqlParameter { Value = now.ToUniversalTime() });
-            await expire.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await using var read = new NpgsqlCommand(Bind(SwitchSql.Read), connection);
-        return (await ReadSwitchesAsync(read, cancellationToken).ConfigureAwait(false)).ToDictionary(s => s.Shard, StringComparer.Ordinal);
+        // One round trip, every probe round: the expiry, then the read.
+        await using var batch = DataSource.CreateBatch();
+        var expire = new NpgsqlBatchCommand(Bind(SwitchSql.Expire));
+        expire.Parameters.Add(new NpgsqlParameter { Value = now.ToUniversalTime() });
+        batch.BatchCommands.Add(expire);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(Bind(SwitchSql.Read)));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return (await ReadSwitchesAsync(reader, cancellationToken).ConfigureAwait(false)).ToDictionary(s => s.Shard, StringComparer.Ordinal);
     }
 
-    private static async Task<IReadOnlyList<ShardSwitch>> ReadSwitchesAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<ShardSwitch>> ReadSwitchesAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var switches = new List<ShardSwitch>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

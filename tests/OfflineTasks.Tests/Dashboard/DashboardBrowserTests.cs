@@ -9,20 +9,7 @@ using static Microsoft.Playwright.Assertions;
 namespace OfflineTasks.Tests.Dashboard;
 
 /// <summary>A MariaDB master-master pair in containers of the browser tests' own, shard users-1 of the host.</summary>
-public sealed class BrowserPair : IAsyncLifetime
-{
-    public ContainerMariaDbPair Pair { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Pair = await ContainerMariaDbPair.StartAsync("browser");
-
-    public async Task DisposeAsync()
-    {
-        if (Pair is not null)
-        {
-            await Pair.DisposeAsync();
-        }
-    }
-}
+public sealed class BrowserPair() : ContainerPairFixture("browser");
 
 /// <summary>
 /// The dashboard in a real browser (Debian's chromium, driven by Playwright) against the host executable, a real

@@ -4,20 +4,7 @@ using OfflineTasks.Tests.Infrastructure;
 namespace OfflineTasks.Tests.Gate;
 
 /// <summary>A MariaDB master-master pair in containers (shard c), shared by the container failure tests and restored after each.</summary>
-public sealed class ContainerPair : IAsyncLifetime
-{
-    public ContainerMariaDbPair Pair { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Pair = await ContainerMariaDbPair.StartAsync("ctr");
-
-    public async Task DisposeAsync()
-    {
-        if (Pair is not null)
-        {
-            await Pair.DisposeAsync();
-        }
-    }
-}
+public sealed class ContainerPair() : ContainerPairFixture("ctr");
 
 /// <summary>
 /// The gate against failures that only containers produce sharply: a master frozen (<c>docker pause</c>), a master

@@ -8,20 +8,7 @@ using OfflineTasks.Tests.Infrastructure;
 namespace OfflineTasks.Tests.Hangfire;
 
 /// <summary>A MariaDB master-master pair in containers of this class's own, shard "p"; tests close it with STOP SLAVE and reopen it with START SLAVE.</summary>
-public sealed class ParkingPair : IAsyncLifetime
-{
-    public ContainerMariaDbPair Pair { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Pair = await ContainerMariaDbPair.StartAsync("park");
-
-    public async Task DisposeAsync()
-    {
-        if (Pair is not null)
-        {
-            await Pair.DisposeAsync();
-        }
-    }
-}
+public sealed class ParkingPair() : ContainerPairFixture("park");
 
 /// <summary>
 /// Parking and release on Hangfire's real server, a real PostgreSQL and a real MariaDB pair: jobs of a closed shard

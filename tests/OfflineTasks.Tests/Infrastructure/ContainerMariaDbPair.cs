@@ -214,6 +214,22 @@ public sealed class ContainerMariaDbPair : IAsyncDisposable
     }
 }
 
+/// <summary>A test class's own container pair (an xunit class fixture): started before its first test, removed after its last.</summary>
+public abstract class ContainerPairFixture(string name) : IAsyncLifetime
+{
+    public ContainerMariaDbPair Pair { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Pair = await ContainerMariaDbPair.StartAsync(name);
+
+    public async Task DisposeAsync()
+    {
+        if (Pair is not null)
+        {
+            await Pair.DisposeAsync();
+        }
+    }
+}
+
 /// <summary>The docker CLI, for what Testcontainers does not do (pause, network connect and disconnect), on the tests' engine (DOCKER_HOST).</summary>
 public static class DockerCli
 {
